@@ -1,0 +1,104 @@
+// Package testmedia makes short media files with ffmpeg's lavfi sources for tests,
+// so that no binary media lives in the repository.
+package testmedia
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Spec describes a clip to generate. Zero values take the defaults noted.
+type Spec struct {
+	Seconds float64 // default 2
+	Width   int     // default 1280
+	Height  int     // default 720
+	FPS     string  // default "30000/1001"
+	NoAudio bool    // true for a video-only clip
+	// Noise makes the picture hard to compress (for bitrate tests); the default
+	// is a test pattern with a moving counter, which compresses well.
+	Noise bool
+	// Rotation, when non-zero, tags the video stream with display rotation
+	// metadata (90, 180, 270) as phones do, without rotating the pixels.
+	Rotation int
+	// Container is the file extension; default "mp4". The codec follows from it
+	// (H.264/AAC for mp4, mov and mkv).
+	Container string
+}
+
+// Make writes the clip into dir and returns its path. It fails the test when
+// ffmpeg is missing or fails.
+func Make(t testing.TB, dir string, s Spec) string {
+	t.Helper()
+	path, err := Generate(context.Background(), dir, s)
+	if err != nil {
+		t.Fatalf("testmedia: %v", err)
+	}
+	return path
+}
+
+// Generate writes the clip into dir and returns its path.
+func Generate(ctx context.Context, dir string, s Spec) (string, error) {
+	if s.Seconds == 0 {
+		s.Seconds = 2
+	}
+	if s.Width == 0 {
+		s.Width = 1280
+	}
+	if s.Height == 0 {
+		s.Height = 720
+	}
+	if s.FPS == "" {
+		s.FPS = "30000/1001"
+	}
+	if s.Container == "" {
+		s.Container = "mp4"
+	}
+	dur := strconv.FormatFloat(s.Seconds, 'f', -1, 64)
+	size := fmt.Sprintf("%dx%d", s.Width, s.Height)
+	name := fmt.Sprintf("clip-%s-%ss-%dfps-%s-a%v-n%v-r%d.%s", size, dur, len(s.FPS), sanitize(s.FPS), !s.NoAudio, s.Noise, s.Rotation, s.Container)
+	path := filepath.Join(dir, name)
+
+	video := fmt.Sprintf("testsrc2=size=%s:rate=%s:duration=%s", size, s.FPS, dur)
+	if s.Noise {
+		// Full-frame temporal noise over the pattern defeats motion prediction,
+		// so an encoder must spend its whole bitrate budget.
+		video = fmt.Sprintf("testsrc2=size=%s:rate=%s:duration=%s,noise=alls=40:allf=t+u", size, s.FPS, dur)
+	}
+	args := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", video}
+	if !s.NoAudio {
+		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=48000:duration=%s", dur))
+	}
+	args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30")
+	if !s.NoAudio {
+		args = append(args, "-c:a", "aac", "-b:a", "96k", "-ac", "2")
+	}
+	if s.Rotation != 0 {
+		args = append(args, "-metadata:s:v:0", fmt.Sprintf("rotate=%d", s.Rotation))
+	}
+	args = append(args, "-t", dur, path)
+
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput()
+	if err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("ffmpeg %v: %w: %s", args, err, out)
+	}
+	return path, nil
+}
+
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '/' || c == '.' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
