@@ -43,19 +43,14 @@ func ParseMicros(s string) (Micros, error) {
 	for len(frac) < 6 {
 		frac += "0"
 	}
-	var w, f int64
-	if whole != "" {
-		if _, err := fmt.Sscanf(whole, "%d", &w); err != nil || w < 0 || strings.ContainsAny(whole, "+-") {
-			return 0, fmt.Errorf("parse amount %q: not a non-negative decimal", s)
+	var v int64
+	for _, c := range whole + frac {
+		if c < '0' || c > '9' || v > (1<<62)/10 {
+			return 0, fmt.Errorf("parse amount %q: not a non-negative decimal of sane size", s)
 		}
+		v = v*10 + int64(c-'0')
 	}
-	for _, c := range frac {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("parse amount %q: not a non-negative decimal", s)
-		}
-		f = f*10 + int64(c-'0')
-	}
-	return Micros(w*1_000_000 + f), nil
+	return Micros(v), nil
 }
 
 // BilledMinutes is the number of whole minutes charged for an output of the given

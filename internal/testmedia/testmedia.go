@@ -78,17 +78,33 @@ func Generate(ctx context.Context, dir string, s Spec) (string, error) {
 	if !s.NoAudio {
 		args = append(args, "-c:a", "aac", "-b:a", "96k", "-ac", "2")
 	}
+	encoded := path
 	if s.Rotation != 0 {
-		args = append(args, "-metadata:s:v:0", fmt.Sprintf("rotate=%d", s.Rotation))
+		encoded = path + ".unrotated." + s.Container
 	}
-	args = append(args, "-t", dur, path)
+	args = append(args, "-t", dur, encoded)
 
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput()
 	if err != nil {
-		os.Remove(path)
+		os.Remove(encoded)
 		return "", fmt.Errorf("ffmpeg %v: %w: %s", args, err, out)
+	}
+	if s.Rotation != 0 {
+		defer os.Remove(encoded)
+		// ffmpeg 5.1 drops a rotate tag when encoding and honours it only when
+		// stream-copying, where it writes the display matrix with the opposite
+		// sign to phones: a phone's rotate=90 clip has a matrix of -90 degrees,
+		// which ffmpeg 5.1 writes for rotate=270. So copy with 360-Rotation to
+		// get what a phone records.
+		args = []string{"-hide_banner", "-loglevel", "error", "-y", "-i", encoded, "-map", "0", "-c", "copy",
+			"-metadata:s:v:0", fmt.Sprintf("rotate=%d", (360-s.Rotation%360)%360), path}
+		out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput()
+		if err != nil {
+			os.Remove(path)
+			return "", fmt.Errorf("ffmpeg %v: %w: %s", args, err, out)
+		}
 	}
 	return path, nil
 }

@@ -1,0 +1,294 @@
+// Package e2e runs vidjob as a user does: the real binary, real ffmpeg and
+// exiftool, a real HTTP server holding the source, a real postback receiver and,
+// for the S3 path, a real S3 server. Tests here read as the user's story.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// vidjobBin is the binary under test, built once by TestMain.
+var vidjobBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vidjob-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	vidjobBin = filepath.Join(dir, "vidjob")
+	build := exec.Command("go", "build", "-o", vidjobBin, "../cmd/vidjob")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build vidjob:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running `vidjob serve`.
+type server struct {
+	URL   string
+	Data  string
+	AppID string
+	cmd   *exec.Cmd
+	logs  *bytes.Buffer
+}
+
+// startServer creates an application and starts `vidjob serve` on a free port
+// with the given extra flags, stopping it when the test ends.
+func startServer(t *testing.T, extra ...string) *server {
+	t.Helper()
+	return startServerWith(t, true, extra...)
+}
+
+// startServerWith is startServer with the choice of --allow-private-networks,
+// which tests need for their loopback media servers and receivers.
+func startServerWith(t *testing.T, allowPrivate bool, extra ...string) *server {
+	t.Helper()
+	data := t.TempDir()
+	out, err := exec.Command(vidjobBin, "apps", "create", "e2e", "--data", data).Output()
+	if err != nil {
+		t.Fatalf("apps create: %v", err)
+	}
+	appID := strings.TrimSpace(string(out))
+	if len(appID) < 20 || strings.ContainsAny(appID, " \n") {
+		t.Fatalf("apps create printed %q, want one application ID alone", out)
+	}
+	addr := freeAddr(t)
+	args := []string{"serve", "--listen", addr, "--data", data, "--x264-preset", "veryfast", "--workers", "2", "--log-level", "debug"}
+	if allowPrivate {
+		args = append(args, "--allow-private-networks")
+	}
+	args = append(args, extra...)
+	cmd := exec.Command(vidjobBin, args...)
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, &lockedWriter{w: logs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{URL: "http://" + addr, Data: data, AppID: appID, cmd: cmd, logs: logs}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("server did not become healthy; log:\n%s", logs.String())
+	return nil
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// post sends a JSON body to path and decodes the answer.
+func (s *server) post(t *testing.T, path, contentType, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(s.URL+path, contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("answer is not JSON: %q", raw)
+	}
+	return resp.StatusCode, out
+}
+
+func (s *server) get(t *testing.T, path string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(s.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("GET %s: answer is not JSON: %q", path, raw)
+	}
+	return resp.StatusCode, out
+}
+
+// submit posts a job and returns its job_id, failing the test on refusal.
+func (s *server) submit(t *testing.T, job string) string {
+	t.Helper()
+	status, out := s.post(t, "/job", "application/json", job)
+	res, _ := out["results"].(map[string]any)
+	id, _ := res["job_id"].(string)
+	if status != 200 || id == "" {
+		t.Fatalf("submit: HTTP %d %v", status, out)
+	}
+	return id
+}
+
+// mediaServer serves files from a directory, as a customer's origin would.
+func mediaServer(t *testing.T, dir string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// postback is a received postback.
+type postback struct {
+	ContentType string
+	Headers     http.Header
+	Body        []byte
+}
+
+// receiver is a postback receiver that records every delivery.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	got      []postback
+	arrived  chan struct{}
+	failNext int // answer 500 to this many deliveries first
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	r := &receiver{arrived: make(chan struct{}, 100)}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		fail := r.failNext > 0
+		if fail {
+			r.failNext--
+		}
+		if !fail {
+			r.got = append(r.got, postback{ContentType: req.Header.Get("Content-Type"), Headers: req.Header.Clone(), Body: body})
+		}
+		r.mu.Unlock()
+		if fail {
+			http.Error(w, "try later", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		r.arrived <- struct{}{}
+	}))
+	t.Cleanup(r.Server.Close)
+	return r
+}
+
+// wait returns the first delivery, failing the test after timeout.
+func (r *receiver) wait(t *testing.T, timeout time.Duration) postback {
+	t.Helper()
+	select {
+	case <-r.arrived:
+	case <-time.After(timeout):
+		t.Fatalf("no postback within %s", timeout)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[0]
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+// results decodes a postback body's "results" object.
+func results(t *testing.T, body []byte) map[string]any {
+	t.Helper()
+	var env map[string]any
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatalf("postback is not JSON: %q", body)
+	}
+	res, ok := env["results"].(map[string]any)
+	if !ok {
+		t.Fatalf("postback has no results object: %s", body)
+	}
+	return res
+}
+
+// ffprobe describes a file or URL.
+type probe struct {
+	Format struct {
+		FormatName string `json:"format_name"`
+		Duration   string `json:"duration"`
+	} `json:"format"`
+	Streams []struct {
+		CodecType    string `json:"codec_type"`
+		CodecName    string `json:"codec_name"`
+		Profile      string `json:"profile"`
+		Level        int    `json:"level"`
+		Width        int    `json:"width"`
+		Height       int    `json:"height"`
+		AvgFrameRate string `json:"avg_frame_rate"`
+		SampleRate   string `json:"sample_rate"`
+		Channels     int    `json:"channels"`
+	} `json:"streams"`
+}
+
+func ffprobe(t *testing.T, target string) probe {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", target).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", target, err)
+	}
+	var p probe
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,287 @@
+// Package fetch makes outbound HTTP requests to addresses that strangers chose:
+// the job's src and postback_url. Every connection is checked where it is dialled,
+// after DNS and on every redirect, so a hostname that resolves to a private or
+// metadata address is refused unless the operator allows private networks.
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vidjob/vidjob"
+)
+
+// Policy says which addresses may be dialled and how long and how much a fetch
+// may take.
+type Policy struct {
+	// AllowPrivateNetworks lets requests reach loopback, private, link-local and
+	// other non-public addresses, for self-hosted setups and tests.
+	AllowPrivateNetworks bool
+	// AllowedCIDRs are non-public ranges allowed even when AllowPrivateNetworks
+	// is off.
+	AllowedCIDRs []netip.Prefix
+	// ConnectTimeout bounds each TCP connect; default 10 s.
+	ConnectTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the first response byte; default 30 s.
+	ResponseHeaderTimeout time.Duration
+	// MaxRedirects is the most redirects followed; default 5.
+	MaxRedirects int
+}
+
+// blocked lists the ranges that are not the public internet.
+var blocked = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8",       // "this" network, unspecified
+		"10.0.0.0/8",      // RFC 1918
+		"100.64.0.0/10",   // CGNAT
+		"127.0.0.0/8",     // loopback
+		"169.254.0.0/16",  // link-local, incl. cloud metadata 169.254.169.254
+		"172.16.0.0/12",   // RFC 1918
+		"192.0.0.0/24",    // IETF protocol assignments
+		"192.0.2.0/24",    // TEST-NET-1
+		"192.168.0.0/16",  // RFC 1918
+		"198.18.0.0/15",   // benchmarking
+		"198.51.100.0/24", // TEST-NET-2
+		"203.0.113.0/24",  // TEST-NET-3
+		"224.0.0.0/4",     // multicast
+		"240.0.0.0/4",     // reserved, broadcast
+		"::/128",          // unspecified
+		"::1/128",         // loopback
+		"64:ff9b:1::/48",  // local-use NAT64
+		"100::/64",        // discard
+		"2001:db8::/32",   // documentation
+		"fc00::/7",        // unique local
+		"fe80::/10",       // link-local
+		"ff00::/8",        // multicast
+	} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
+// PublicAddr reports whether addr is a public unicast address. IPv4-mapped IPv6
+// addresses are judged as the IPv4 address they carry.
+func PublicAddr(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	if !addr.IsValid() {
+		return false
+	}
+	for _, p := range blocked {
+		if p.Contains(addr) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p Policy) allowed(addr netip.Addr) bool {
+	if p.AllowPrivateNetworks || PublicAddr(addr) {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, c := range p.AllowedCIDRs {
+		if c.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrForbiddenAddress is wrapped by errors for destinations the policy refuses.
+var ErrForbiddenAddress = errors.New("destination address is not allowed")
+
+// CheckLiteral refuses at submission what can be known without DNS: a URL whose
+// host is a literal IP address the policy does not allow, or "localhost".
+func (p Policy) CheckLiteral(field, rawURL string) error {
+	if p.AllowPrivateNetworks {
+		return nil
+	}
+	host := rawURL
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+3:]
+	}
+	host = strings.SplitN(host, "/", 2)[0]
+	host = strings.SplitN(host, "?", 2)[0]
+	host = strings.SplitN(host, "#", 2)[0]
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = host[i+1:]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return vidjob.Errorf(vidjob.EINVALID, "%s points at localhost, which this server does not fetch from.", field)
+	}
+	if addr, err := netip.ParseAddr(host); err == nil && !p.allowed(addr) {
+		return vidjob.Errorf(vidjob.EINVALID, "%s points at a private or reserved address (%s), which this server does not fetch from.", field, addr)
+	}
+	return nil
+}
+
+// Client returns an HTTP client that dials only addresses the policy allows,
+// follows at most MaxRedirects redirects and only to http or https.
+func (p Policy) Client() *http.Client {
+	connect := p.ConnectTimeout
+	if connect == 0 {
+		connect = 10 * time.Second
+	}
+	header := p.ResponseHeaderTimeout
+	if header == 0 {
+		header = 30 * time.Second
+	}
+	maxRedirects := p.MaxRedirects
+	if maxRedirects == 0 {
+		maxRedirects = 5
+	}
+	dialer := &net.Dialer{
+		Timeout: connect,
+		// Control runs with the resolved address actually being dialled, so DNS
+		// rebinding and redirects cannot slip past it.
+		Control: func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+			}
+			if !p.allowed(ap.Addr()) {
+				return fmt.Errorf("%w: %s", ErrForbiddenAddress, ap.Addr())
+			}
+			return nil
+		},
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would dial on our behalf, past the check
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          32,
+		IdleConnTimeout:       60 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: header,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: transport,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > maxRedirects {
+				return fmt.Errorf("stopped after %d redirects", maxRedirects)
+			}
+			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+				return fmt.Errorf("redirect to a %s URL refused", req.URL.Scheme)
+			}
+			return nil
+		},
+	}
+}
+
+// Download streams url into the file at path, stopping with an error as soon as
+// more than maxBytes arrive (0 means no limit). Errors are *vidjob.Error with a
+// sentence for the client; Permanent tells whether retrying could help.
+func Download(ctx context.Context, client *http.Client, url, path string, maxBytes int64) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, permanent(vidjob.WrapError(vidjob.EINVALID, err, "Source could not be fetched: the URL is not valid."))
+	}
+	req.Header.Set("User-Agent", "vidjob")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, describe(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := vidjob.Errorf(vidjob.EUNPROCESSABLE, "Source could not be fetched: HTTP %d.", resp.StatusCode)
+		// 4xx will not change by retrying, except the classic "slow down" and
+		// "not yet there" answers.
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
+			return 0, permanent(e)
+		}
+		return 0, e
+	}
+	if maxBytes > 0 && resp.ContentLength > maxBytes {
+		return 0, permanent(vidjob.Errorf(vidjob.ETOOLARGE, "Source is larger than the %d-byte limit (%d bytes).", maxBytes, resp.ContentLength))
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("create download file: %w", err)
+	}
+	body := io.Reader(resp.Body)
+	if maxBytes > 0 {
+		body = io.LimitReader(resp.Body, maxBytes+1)
+	}
+	n, copyErr := io.Copy(f, body)
+	closeErr := f.Close()
+	switch {
+	case maxBytes > 0 && n > maxBytes:
+		return n, permanent(vidjob.Errorf(vidjob.ETOOLARGE, "Source is larger than the %d-byte limit.", maxBytes))
+	case copyErr != nil:
+		return n, describe(copyErr)
+	case closeErr != nil:
+		return n, fmt.Errorf("write download file: %w", closeErr)
+	case resp.ContentLength >= 0 && n != resp.ContentLength:
+		return n, vidjob.Errorf(vidjob.EUNPROCESSABLE, "Source could not be fetched: the connection closed after %d of %d bytes.", n, resp.ContentLength)
+	}
+	return n, nil
+}
+
+// describe turns a transport error into a sentence for the client that names
+// the cause without internals.
+func describe(err error) error {
+	switch {
+	case errors.Is(err, ErrForbiddenAddress):
+		return permanent(vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: its address is private or reserved, which this server does not fetch from."))
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: the server did not answer in time.")
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: connection refused.")
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		if dnsErr.IsNotFound {
+			return permanent(vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: host %s not found.", dnsErr.Name))
+		}
+		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: host %s could not be resolved.", dnsErr.Name)
+	}
+	if strings.Contains(err.Error(), "redirect") {
+		return permanent(vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: %s.", lastPart(err)))
+	}
+	return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: %s.", lastPart(err))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// lastPart keeps the innermost clause of a wrapped error ("connection reset by
+// peer"), which is what a person can act on.
+func lastPart(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
+}
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+func permanent(err error) error { return permanentError{err} }
+
+// Permanent reports whether err is a failure that retrying cannot mend, such as
+// HTTP 404 or a refused address.
+func Permanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}

@@ -1,0 +1,429 @@
+// Package http serves vidjob's API: Blitline's POST /job and GET /listen, plus
+// the job status, usage, health and (for the embedded store) object endpoints.
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/blitline"
+	"github.com/vidjob/vidjob/fetch"
+)
+
+// Submitter accepts jobs (package queue).
+type Submitter interface {
+	Submit(ctx context.Context, appID string, req vidjob.Request) (*vidjob.Job, error)
+}
+
+// Store reads what the API shows (package sqlstore).
+type Store interface {
+	FindApplication(ctx context.Context, id string) (*vidjob.Application, error)
+	FindJob(ctx context.Context, id string) (*vidjob.Job, error)
+	FindCharge(ctx context.Context, jobID string) (*vidjob.Charge, error)
+	Usage(ctx context.Context, appID string, from, to time.Time) (vidjob.Usage, error)
+	PostbackAttempts(ctx context.Context, jobID string) ([]vidjob.PostbackAttempt, error)
+	PostbackState(ctx context.Context, jobID string) (string, error)
+	Ping(ctx context.Context) error
+}
+
+// PresetCatalog finds presets (package preset).
+type PresetCatalog interface {
+	Lookup(name string) (*vidjob.Preset, string, error)
+}
+
+// Waiter wakes /listen requests when a job ends (queue.Hub).
+type Waiter interface {
+	Wait(jobID string) (<-chan struct{}, func())
+}
+
+// Server is the API's handler and its dependencies.
+type Server struct {
+	Submitter Submitter
+	Store     Store
+	Catalog   PresetCatalog
+	Waiter    Waiter
+	// Policy refuses, at submission, URLs whose literal address is not allowed.
+	Policy fetch.Policy
+	// Objects serves the embedded object store at /objects/; nil when outputs go
+	// to S3.
+	Objects http.Handler
+	// MaxBodyBytes bounds a POST /job body; Blitline allowed 250,000 characters.
+	// Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxJobsPerRequest bounds a job array; default 100.
+	MaxJobsPerRequest int
+	// ListenTimeout is how long /listen waits before answering 202; default 60 s.
+	ListenTimeout time.Duration
+	// RecheckInterval is how often a waiting /listen re-reads the database, for
+	// jobs finished by another process; default 2 s.
+	RecheckInterval time.Duration
+	Logger          *slog.Logger
+}
+
+// Handler returns the routed API.
+func (s *Server) Handler() http.Handler {
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 1 << 20
+	}
+	if s.ListenTimeout == 0 {
+		s.ListenTimeout = 60 * time.Second
+	}
+	if s.RecheckInterval == 0 {
+		s.RecheckInterval = 2 * time.Second
+	}
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(s.logRequests)
+	r.Use(middleware.Recoverer)
+	r.Post("/job", s.postJob)
+	r.Get("/listen/{jobID}", s.getListen)
+	r.Get("/jobs/{jobID}", s.getJob)
+	r.Get("/usage", s.getUsage)
+	r.Get("/healthz", s.getHealth)
+	if s.Objects != nil {
+		r.Method(http.MethodGet, "/objects/*", s.Objects)
+		r.Method(http.MethodHead, "/objects/*", s.Objects)
+	}
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, vidjob.Errorf(vidjob.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, blitline.Envelope{Results: blitline.Refused{Error: "Method " + r.Method + " is not allowed here."}})
+	})
+	return r
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := time.Now()
+		next.ServeHTTP(ww, r)
+		s.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+			"ms", time.Since(start).Milliseconds(), "request_id", middleware.GetReqID(r.Context()))
+	})
+}
+
+// statusFor maps an application error code to its HTTP status, in one place.
+func statusFor(code string) int {
+	switch code {
+	case vidjob.EINVALID:
+		return http.StatusBadRequest
+	case vidjob.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case vidjob.EFORBIDDEN:
+		return http.StatusForbidden
+	case vidjob.ENOTFOUND:
+		return http.StatusNotFound
+	case vidjob.EUNPROCESSABLE:
+		return http.StatusUnprocessableEntity
+	case vidjob.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case vidjob.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// writeError answers in Blitline's error shape; internal causes go to the log.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := vidjob.ErrorCode(err)
+	if code == vidjob.EINTERNAL || code == vidjob.EUNAVAILABLE {
+		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if code == vidjob.EUNAVAILABLE {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, statusFor(code), blitline.Envelope{Results: blitline.ErrorAnswer(err)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// postJob accepts one job or an array of jobs.
+func (s *Server) postJob(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+	subs, multi, err := blitline.DecodeRequest(r, blitline.Limits{MaxJobs: s.MaxJobsPerRequest})
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			err = vidjob.Errorf(vidjob.ETOOLARGE, "The request body is larger than the %d-byte limit.", s.MaxBodyBytes)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	answers := make([]any, len(subs))
+	firstErr := error(nil)
+	accepted := 0
+	for i, sub := range subs {
+		job, err := s.accept(r.Context(), sub)
+		if err != nil {
+			answers[i] = blitline.ErrorAnswer(err)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		accepted++
+		answers[i] = blitline.AcceptedAnswer(job.ID)
+		s.Logger.Info("job accepted", "job_id", job.ID, "application_id", sub.ApplicationID, "preset", sub.Request.Transcode.PresetID)
+	}
+	if !multi {
+		if firstErr != nil {
+			s.writeError(w, r, firstErr)
+			return
+		}
+		writeJSON(w, http.StatusOK, blitline.Envelope{Results: answers[0]})
+		return
+	}
+	status := http.StatusOK
+	if accepted == 0 {
+		status = statusFor(vidjob.ErrorCode(firstErr))
+	}
+	writeJSON(w, status, blitline.Envelope{Results: answers})
+}
+
+// accept checks what can be checked before queueing, then queues the job.
+func (s *Server) accept(ctx context.Context, sub blitline.Submission) (*vidjob.Job, error) {
+	if sub.Err != nil {
+		return nil, sub.Err
+	}
+	if _, err := s.Store.FindApplication(ctx, sub.ApplicationID); err != nil {
+		if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
+			return nil, vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is not known; check the application_id field.")
+		}
+		return nil, err
+	}
+	preset, _, err := s.Catalog.Lookup(sub.Request.Transcode.PresetID)
+	if err != nil {
+		return nil, err
+	}
+	if err := preset.Supported(); err != nil {
+		return nil, err
+	}
+	if err := s.Policy.CheckLiteral("src", sub.Request.Src); err != nil {
+		return nil, err
+	}
+	if sub.Request.PostbackURL != "" {
+		if err := s.Policy.CheckLiteral("postback_url", sub.Request.PostbackURL); err != nil {
+			return nil, err
+		}
+	}
+	return s.Submitter.Submit(ctx, sub.ApplicationID, sub.Request)
+}
+
+// listenPending is /listen's answer when the job has not ended in time.
+type listenPending struct {
+	JobID    string  `json:"job_id"`
+	State    string  `json:"state"`
+	Progress float64 `json:"progress"`
+}
+
+// getListen waits until the job ends and answers with its results, or answers
+// 202 with its state after ListenTimeout so that the client polls again.
+func (s *Server) getListen(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "jobID")
+	ctx, cancel := context.WithTimeout(r.Context(), s.ListenTimeout)
+	defer cancel()
+	done, stop := s.Waiter.Wait(id)
+	defer stop()
+	recheck := time.NewTicker(s.RecheckInterval)
+	defer recheck.Stop()
+	for {
+		job, err := s.Store.FindJob(r.Context(), id)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if job.State.Done() && job.Result != nil {
+			body, err := blitline.ResultJSON(job.Result)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Write(body)
+			return
+		}
+		select {
+		case <-done:
+			// Re-read below; the hub only tells that something changed.
+			done = nil
+		case <-recheck.C:
+		case <-ctx.Done():
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			writeJSON(w, http.StatusAccepted, blitline.Envelope{Results: listenPending{JobID: job.ID, State: string(job.State), Progress: job.Progress}})
+			return
+		}
+	}
+}
+
+// jobStatus is GET /jobs/{id}'s answer.
+type jobStatus struct {
+	JobID         string          `json:"job_id"`
+	ApplicationID string          `json:"application_id"`
+	State         string          `json:"state"`
+	Progress      float64         `json:"progress"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	Request       vidjob.Request  `json:"request"`
+	Results       json.RawMessage `json:"results,omitempty"`
+	Charge        *chargeView     `json:"charge,omitempty"`
+	Postback      *postbackView   `json:"postback,omitempty"`
+}
+
+type chargeView struct {
+	DurationSeconds float64 `json:"duration_seconds"`
+	Minutes         int64   `json:"minutes"`
+	AmountUSD       string  `json:"amount_usd"`
+}
+
+type postbackView struct {
+	State    string        `json:"state"`
+	Attempts []attemptView `json:"attempts"`
+}
+
+type attemptView struct {
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Millis     int64     `json:"ms"`
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	job, err := s.Store.FindJob(ctx, chi.URLParam(r, "jobID"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st := jobStatus{
+		JobID: job.ID, ApplicationID: job.ApplicationID, State: string(job.State), Progress: job.Progress,
+		CreatedAt: job.CreatedAt.UTC(), UpdatedAt: job.UpdatedAt.UTC(), Request: job.Request,
+	}
+	if job.Result != nil {
+		body, err := blitline.ResultJSON(job.Result)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var env struct {
+			Results json.RawMessage `json:"results"`
+		}
+		json.Unmarshal(body, &env)
+		st.Results = env.Results
+	}
+	charge, err := s.Store.FindCharge(ctx, job.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if charge != nil {
+		st.Charge = &chargeView{DurationSeconds: float64(charge.DurationMillis) / 1000, Minutes: charge.Minutes, AmountUSD: charge.Amount.String()}
+	}
+	if job.Request.PostbackURL != "" {
+		state, err := s.Store.PostbackState(ctx, job.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		attempts, err := s.Store.PostbackAttempts(ctx, job.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		pv := &postbackView{State: state, Attempts: []attemptView{}}
+		for _, a := range attempts {
+			pv.Attempts = append(pv.Attempts, attemptView{Attempt: a.Attempt, At: a.At.UTC(), StatusCode: a.StatusCode, Error: a.Error, Millis: a.Duration.Milliseconds()})
+		}
+		st.Postback = pv
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// usageView is GET /usage's answer.
+type usageView struct {
+	ApplicationID string `json:"application_id"`
+	Jobs          int64  `json:"jobs"`
+	Minutes       int64  `json:"minutes"`
+	AmountUSD     string `json:"amount_usd"`
+}
+
+func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	appID := q.Get("application_id")
+	if appID == "" {
+		s.writeError(w, r, vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is required; pass it as ?application_id=."))
+		return
+	}
+	if _, err := s.Store.FindApplication(r.Context(), appID); err != nil {
+		if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
+			err = vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is not known; check the application_id parameter.")
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	from, err := parseTime("from", q.Get("from"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	to, err := parseTime("to", q.Get("to"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.Store.Usage(r.Context(), appID, from, to)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, usageView{ApplicationID: appID, Jobs: u.Jobs, Minutes: u.Minutes, AmountUSD: u.Amount.String()})
+}
+
+// parseTime reads an RFC 3339 time, a date (YYYY-MM-DD, midnight UTC) or Unix
+// seconds.
+func parseTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Time{}, vidjob.Errorf(vidjob.EINVALID, "%s must be an RFC 3339 time, a YYYY-MM-DD date or Unix seconds.", name)
+}
+
+func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.writeError(w, r, vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The database is unavailable."))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

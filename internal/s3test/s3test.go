@@ -1,0 +1,244 @@
+// Package s3test runs a real S3-compatible server (versitygw, Apache-2.0) for
+// tests, so that uploads are tested against the S3 protocol rather than a mock.
+//
+// The binary is built outside vidjob's module by scripts/install-tools.sh, into
+// tools/bin/versitygw; VIDJOB_VERSITYGW names another one.
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// EnvBinary names an environment variable that, when set, is the path of the
+// versitygw binary to run instead of tools/bin/versitygw.
+const EnvBinary = "VIDJOB_VERSITYGW"
+
+// Region is the region the server answers for.
+const Region = "us-east-1"
+
+// startTimeout bounds how long a server may take to answer its health check.
+const startTimeout = 20 * time.Second
+
+const installHint = "versitygw is not installed: run scripts/install-tools.sh (it builds tools/bin/versitygw) or set " + EnvBinary
+
+// Start runs a versitygw server on a free loopback port, storing objects in a
+// temporary directory, and returns its endpoint ("http://127.0.0.1:PORT") and
+// root credentials. It creates no buckets. The server is killed when the test
+// ends.
+//
+// When the binary is missing the test is skipped, or failed if the CI
+// environment variable is set, so that CI cannot pass without S3 tests.
+func Start(t testing.TB) (endpoint, accessKey, secretKey string) {
+	t.Helper()
+	bin, err := findBinary()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("s3test: %s (%v)", installHint, err)
+		}
+		t.Skipf("s3test: SKIPPING S3 TESTS: %s (%v)", installHint, err)
+	}
+	accessKey = "vidjobtest"
+	secretKey = rand.Text()
+	// A port picked this way can be taken by another process before versitygw
+	// binds it, so a server that fails to start is tried again on a new port.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		endpoint, lastErr = start(t, bin, accessKey, secretKey)
+		if lastErr == nil {
+			return endpoint, accessKey, secretKey
+		}
+		t.Logf("s3test: attempt %d: %v", attempt+1, lastErr)
+	}
+	t.Fatalf("s3test: cannot start versitygw: %v", lastErr)
+	return "", "", ""
+}
+
+func start(t testing.TB, bin, accessKey, secretKey string) (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	addr := net.JoinHostPort("127.0.0.1", port)
+	data, sidecar := t.TempDir(), t.TempDir()
+	args := []string{
+		"--port", addr,
+		"--access", accessKey,
+		"--secret", secretKey,
+		"--region", Region,
+		"--health", "/health",
+		"--quiet",
+		// vidjob accepts legacy (us-east-1) bucket names such as "YOUR_BUCKET".
+		"--disable-strict-bucket-names",
+		"posix",
+		// Metadata in a sidecar directory rather than extended attributes, which
+		// not every file system behind t.TempDir() supports.
+		"--sidecar", sidecar,
+		data,
+	}
+	cmd := exec.Command(bin, args...)
+	dieWithParent(cmd)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	// Keep credentials for real services out of the server's environment: it
+	// reads some of them (ROOT_ACCESS_KEY...) as defaults.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start %s: %w", bin, err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	stop := func() {
+		// Only the process this helper started is killed, by its own handle.
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+
+	endpoint := "http://" + addr
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := waitHealthy(ctx, endpoint+"/health", exited); err != nil {
+		stop()
+		if waitErr != nil {
+			err = fmt.Errorf("%w (%v)", err, waitErr)
+		}
+		return "", fmt.Errorf("%s %s: %w; output:\n%s", bin, strings.Join(args, " "), err, out.String())
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("versitygw output:\n%s", out.String())
+		}
+	})
+	return endpoint, nil
+}
+
+// waitHealthy polls url until it answers 200, the server exits, or ctx ends.
+func waitHealthy(ctx context.Context, url string, exited <-chan struct{}) error {
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return errors.New("versitygw exited early")
+		case <-ctx.Done():
+			return fmt.Errorf("versitygw did not answer %s: %w", url, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	return port, err
+}
+
+// findBinary returns $VIDJOB_VERSITYGW, or tools/bin/versitygw in the
+// repository that holds the working directory.
+func findBinary() (string, error) {
+	if p := os.Getenv(EnvBinary); p != "" {
+		return checkExecutable(p)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	return checkExecutable(filepath.Join(root, "tools", "bin", "versitygw"))
+}
+
+func checkExecutable(p string) (string, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%s is not an executable file", p)
+	}
+	return p, nil
+}
+
+// repoRoot walks up from the working directory (a test runs in its package's
+// directory) to the directory whose go.mod declares vidjob's module; go.mod
+// files of other modules, such as tools/, are passed by.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && declaresVidjob(b) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod for module github.com/vidjob/vidjob above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func declaresVidjob(gomod []byte) bool {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == "github.com/vidjob/vidjob" {
+			return true
+		}
+	}
+	return false
+}
+
+// syncBuffer collects the server's output, written from exec's copying
+// goroutines and read from the test's.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p, up to 1 MiB in all.
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 1<<20 {
+		return len(p), nil // enough to diagnose; the rest is dropped
+	}
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,226 @@
+// Package queue runs vidjob's jobs on River: it accepts submissions (the job row
+// and its River job in one transaction), runs transcodes and postback deliveries
+// as River workers, and tells waiting /listen requests when a job ends.
+//
+// River owns retries, backoff, timeouts and the rescue of jobs whose worker died;
+// this package owns what a job does.
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/sqlstore"
+)
+
+// The River queues: transcodes are CPU-bound and few at a time; postbacks are
+// small network calls that must not wait behind a long encode.
+const (
+	QueueTranscode = "transcode"
+	QueuePostback  = "postback"
+)
+
+// TranscodeArgs is the River job that runs one vidjob job.
+type TranscodeArgs struct {
+	JobID string `json:"job_id"`
+	// WaitRetryDelay is the client's wait_retry_delay in seconds.
+	WaitRetryDelay int `json:"wait_retry_delay"`
+}
+
+// Kind names the River job kind.
+func (TranscodeArgs) Kind() string { return "vidjob_transcode" }
+
+// PostbackArgs is the River job that delivers one job's results.
+type PostbackArgs struct {
+	JobID string `json:"job_id"`
+}
+
+// Kind names the River job kind.
+func (PostbackArgs) Kind() string { return "vidjob_postback" }
+
+// Config tunes the queue.
+type Config struct {
+	// Workers is how many transcodes run at once in this process; 0 runs none
+	// (an API-only process).
+	Workers int
+	// MaxAttempts is how many times a transcode is tried before it fails; Blitline
+	// tried up to 5 times. Default 5.
+	MaxAttempts int
+	// JobTimeout bounds one attempt's wall-clock time. Default 2 hours.
+	JobTimeout time.Duration
+	// PostbackSchedule is the wait before each retry of a failed postback; its
+	// length+1 is the number of attempts. Default: 1s, 3s, 15s, 1m, 5m, 10m, 30m, 1h.
+	PostbackSchedule []time.Duration
+	// FetchPollInterval is how often an idle worker looks for jobs when it hears
+	// no notification; default 200 ms on SQLite.
+	FetchPollInterval time.Duration
+	// RescueAfter is how long a running job may go without finishing before River
+	// assumes its worker died and runs it again. Default: JobTimeout + 10 minutes.
+	RescueAfter time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 5
+	}
+	if c.JobTimeout == 0 {
+		c.JobTimeout = 2 * time.Hour
+	}
+	if c.PostbackSchedule == nil {
+		c.PostbackSchedule = []time.Duration{time.Second, 3 * time.Second, 15 * time.Second, time.Minute,
+			5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour}
+	}
+	if c.FetchPollInterval == 0 {
+		c.FetchPollInterval = 200 * time.Millisecond
+	}
+	if c.RescueAfter == 0 {
+		c.RescueAfter = c.JobTimeout + 10*time.Minute
+	}
+}
+
+// Queue is the River client with vidjob's workers registered.
+type Queue struct {
+	db     *sqlstore.DB
+	river  *river.Client[*sql.Tx]
+	hub    *Hub
+	config Config
+	logger *slog.Logger
+}
+
+func driverFor(db *sqlstore.DB) riverdriver.Driver[*sql.Tx] {
+	if db.Dialect == sqlstore.Postgres {
+		return riverdatabasesql.New(db.SQL)
+	}
+	return riversqlite.New(db.SQL)
+}
+
+// Migrate applies River's schema migrations. Call it once at start, before New.
+func Migrate(ctx context.Context, db *sqlstore.DB) error {
+	migrator, err := rivermigrate.New(driverFor(db), nil)
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrate: %w", err)
+	}
+	return nil
+}
+
+// New builds the queue. Workers may be nil for a process that only submits.
+func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.Logger) (*Queue, error) {
+	cfg.defaults()
+	q := &Queue{db: db, hub: NewHub(), config: cfg, logger: logger}
+	rc := &river.Config{
+		Logger:               logger.With("component", "river"),
+		MaxAttempts:          cfg.MaxAttempts,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		FetchCooldown:        min(cfg.FetchPollInterval, 100*time.Millisecond),
+	}
+	if transcoder != nil && cfg.Workers > 0 {
+		workers := river.NewWorkers()
+		transcoder.queue = q
+		river.AddWorker(workers, transcoder)
+		river.AddWorker(workers, &PostbackWorker{queue: q, sender: transcoder.Postbacks, schedule: cfg.PostbackSchedule})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{
+			QueueTranscode: {MaxWorkers: cfg.Workers},
+			QueuePostback:  {MaxWorkers: 10},
+		}
+	}
+	client, err := river.NewClient(driverFor(db), rc)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	q.river = client
+	return q, nil
+}
+
+// Hub returns the notifier that /listen waits on.
+func (q *Queue) Hub() *Hub { return q.hub }
+
+// Start starts working jobs (when this process has workers).
+func (q *Queue) Start(ctx context.Context) error {
+	if q.config.Workers == 0 {
+		return nil
+	}
+	if err := q.river.Start(ctx); err != nil {
+		return fmt.Errorf("start queue: %w", err)
+	}
+	return nil
+}
+
+// Stop stops taking new jobs and waits for running ones until ctx ends, then
+// cancels them so that River retries them later.
+func (q *Queue) Stop(ctx context.Context) error {
+	if q.config.Workers == 0 {
+		return nil
+	}
+	err := q.river.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		hard, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = q.river.StopAndCancel(hard)
+	}
+	return err
+}
+
+// Submit accepts a job: the job row and its River job are committed in one
+// transaction, so a job that was answered with an ID is never lost.
+func (q *Queue) Submit(ctx context.Context, appID string, req vidjob.Request) (*vidjob.Job, error) {
+	job := &vidjob.Job{ID: NewJobID(), ApplicationID: appID, Request: req}
+	tx, err := q.db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The database is unavailable; try again shortly.")
+	}
+	defer tx.Rollback()
+	if err := q.db.InsertJob(ctx, tx, job); err != nil {
+		return nil, err
+	}
+	_, err = q.river.InsertTx(ctx, tx, TranscodeArgs{JobID: job.ID, WaitRetryDelay: req.WaitRetryDelay},
+		&river.InsertOpts{Queue: QueueTranscode, MaxAttempts: q.config.MaxAttempts})
+	if err != nil {
+		return nil, vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The job queue is unavailable; try again shortly.")
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The database is unavailable; try again shortly.")
+	}
+	return job, nil
+}
+
+// NewJobID returns a job ID in Blitline's shape: a digit and 22 URL-safe base64
+// characters, 132 random bits from the system's cryptographic source.
+func NewJobID() string {
+	d, err := rand.Int(rand.Reader, big.NewInt(10))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return d.String() + randomToken(22)
+}
+
+// NewApplicationID returns a new unguessable application ID: 32 URL-safe base64
+// characters (192 random bits).
+func NewApplicationID() string { return randomToken(32) }
+
+func randomToken(n int) string {
+	b := make([]byte, (n*6+7)/8)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}

@@ -1,0 +1,290 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/fetch"
+	"github.com/vidjob/vidjob/ffmpeg"
+	"github.com/vidjob/vidjob/postback"
+)
+
+// MediaTool probes and transcodes media files (package ffmpeg).
+type MediaTool interface {
+	Probe(ctx context.Context, path string) (*ffmpeg.Probe, error)
+	Transcode(ctx context.Context, args []string, total time.Duration, progress func(fraction float64)) error
+}
+
+// MetaReader describes a media file the way Blitline's results do (package exiftool).
+type MetaReader interface {
+	Meta(ctx context.Context, path string) (vidjob.Meta, error)
+}
+
+// ObjectStore stores finished outputs and returns their URL (packages diskstore, s3).
+type ObjectStore interface {
+	Put(ctx context.Context, obj vidjob.Object) (string, error)
+}
+
+// PresetCatalog finds presets by ID, Description or Name (package preset).
+type PresetCatalog interface {
+	Lookup(name string) (*vidjob.Preset, string, error)
+}
+
+// TranscodeWorker runs one job: fetch, probe, transcode, describe, upload, charge,
+// and hand the results to the postback queue.
+type TranscodeWorker struct {
+	river.WorkerDefaults[TranscodeArgs]
+
+	Catalog    PresetCatalog
+	Media      MediaTool
+	ArgOptions ffmpeg.ArgOptions
+	Meta       MetaReader
+	Store      ObjectStore
+	// Fetcher downloads sources; it must refuse addresses the operator has not
+	// allowed (fetch.Policy.Client).
+	Fetcher   *http.Client
+	Postbacks *postback.Sender
+	// MaxSourceBytes stops a download that grows past it; 0 means no limit.
+	MaxSourceBytes int64
+	// TempDir holds each job's working directory, removed when the attempt ends.
+	TempDir        string
+	PricePerMinute vidjob.Micros
+	Logger         *slog.Logger
+
+	queue *Queue
+}
+
+// retryable marks failures that a later attempt may not meet: a source server
+// that was down, an object store that timed out, a database hiccup.
+type retryable struct{ error }
+
+func (r retryable) Unwrap() error { return r.error }
+
+// Timeout lets River cancel an attempt that runs past the job wall-clock limit.
+func (w *TranscodeWorker) Timeout(*river.Job[TranscodeArgs]) time.Duration {
+	return w.queue.config.JobTimeout
+}
+
+// NextRetry honours the client's wait_retry_delay, as Blitline did.
+func (w *TranscodeWorker) NextRetry(job *river.Job[TranscodeArgs]) time.Time {
+	return time.Now().Add(time.Duration(job.Args.WaitRetryDelay) * time.Second)
+}
+
+// Work runs one attempt of a job.
+func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]) error {
+	db := w.queue.db
+	log := w.Logger.With("job_id", rj.Args.JobID, "attempt", rj.Attempt)
+	job, err := db.FindJob(ctx, rj.Args.JobID)
+	if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if job.State.Done() {
+		// An earlier attempt finished the job and died before River heard of it.
+		log.Info("job already finished; nothing to do", "state", job.State)
+		return nil
+	}
+	started := time.Now()
+	result, charge, err := w.run(ctx, job, log)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// Shutdown or a lost lease: leave the job to be retried, not failed.
+			log.Warn("attempt interrupted; the job will be retried", "err", err)
+			return err
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "The job took longer than the %s limit.", w.queue.config.JobTimeout)
+		}
+		var r retryable
+		if errors.As(err, &r) && rj.Attempt < rj.MaxAttempts {
+			log.Warn("attempt failed; will retry", "err", err, "next_in_s", rj.Args.WaitRetryDelay)
+			db.SetState(ctx, job.ID, vidjob.StateQueued, 0)
+			return err
+		}
+		log.Error("job failed", "err", err, "seconds", time.Since(started).Seconds())
+		job.State = vidjob.StateFailed
+		job.Result = &vidjob.Result{JobID: job.ID, Errors: []string{vidjob.ErrorMessage(err)}}
+		if id := job.Request.Transcode.VideoIdentifier; id != "" {
+			job.Result.FailedVideoIdentifiers = []string{id}
+		}
+		return w.finish(ctx, rj, job, nil)
+	}
+	job.State, job.Result = vidjob.StateCompleted, result
+	log.Info("job completed", "seconds", time.Since(started).Seconds(), "billed_minutes", charge.Minutes)
+	return w.finish(ctx, rj, job, charge)
+}
+
+// finish records the job's end, its charge and its postback, and completes the
+// River job, all in one transaction: a crash anywhere before the commit leaves the
+// job to be run again, and after it, nothing to do twice.
+func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArgs], job *vidjob.Job, charge *vidjob.Charge) error {
+	db := w.queue.db
+	// The attempt's own context may have timed out; the bookkeeping must still happen.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("finish job %s: %w", job.ID, err)
+	}
+	defer tx.Rollback()
+	first, err := db.FinishJob(ctx, tx, job, charge, w.PricePerMinute)
+	if err != nil {
+		return err
+	}
+	if first && job.Request.PostbackURL != "" {
+		_, err := w.queue.river.InsertTx(ctx, tx, PostbackArgs{JobID: job.ID}, &river.InsertOpts{
+			Queue:       QueuePostback,
+			MaxAttempts: len(w.queue.config.PostbackSchedule) + 1,
+			UniqueOpts:  river.UniqueOpts{ByArgs: true},
+		})
+		if err != nil {
+			return fmt.Errorf("queue postback for %s: %w", job.ID, err)
+		}
+	}
+	// The driver type only picks the generic instance; the client in ctx does
+	// the work with whichever driver it has.
+	if _, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, rj); err != nil {
+		return fmt.Errorf("complete river job for %s: %w", job.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("finish job %s: %w", job.ID, err)
+	}
+	w.queue.hub.Announce(job.ID)
+	return nil
+}
+
+func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
+	db := w.queue.db
+	req := job.Request
+	preset, note, err := w.Catalog.Lookup(req.Transcode.PresetID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
+		return nil, nil, retryable{fmt.Errorf("create temp dir: %w", err)}
+	}
+	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
+	if err != nil {
+		return nil, nil, retryable{fmt.Errorf("create job dir: %w", err)}
+	}
+	defer os.RemoveAll(dir)
+
+	if err := db.SetState(ctx, job.ID, vidjob.StateFetching, 0); err != nil {
+		return nil, nil, retryable{err}
+	}
+	srcPath := filepath.Join(dir, "source")
+	n, err := fetch.Download(ctx, w.Fetcher, req.Src, srcPath, w.MaxSourceBytes)
+	if err != nil {
+		if !fetch.Permanent(err) {
+			err = retryable{err}
+		}
+		return nil, nil, err
+	}
+	log.Info("source fetched", "bytes", n)
+	src, err := w.Media.Probe(ctx, srcPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	originalMeta, err := w.Meta.Meta(ctx, srcPath)
+	if err != nil {
+		// The source's description is a courtesy; its absence must not fail a job
+		// that ffmpeg can read.
+		log.Warn("could not describe source", "err", err)
+	}
+
+	if err := db.SetState(ctx, job.ID, vidjob.StateTranscoding, 0); err != nil {
+		return nil, nil, retryable{err}
+	}
+	outPath := filepath.Join(dir, "output"+vidjob.ContainerExtension(preset.Container))
+	args, err := ffmpeg.BuildArgs(preset, src, srcPath, outPath, w.ArgOptions)
+	if err != nil {
+		return nil, nil, err
+	}
+	total := time.Duration(src.Duration * float64(time.Second))
+	if err := w.Media.Transcode(ctx, args, total, w.progressSaver(ctx, job.ID)); err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, err
+		}
+		log.Error("ffmpeg failed", "err", err)
+		var ve *vidjob.Error
+		if errors.As(err, &ve) {
+			return nil, nil, err
+		}
+		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
+	}
+	out, err := w.Media.Probe(ctx, outPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("probe output: %w", err)
+	}
+	meta, err := w.Meta.Meta(ctx, outPath)
+	if err != nil {
+		return nil, nil, retryable{fmt.Errorf("describe output: %w", err)}
+	}
+
+	if err := db.SetState(ctx, job.ID, vidjob.StateUploading, 1); err != nil {
+		return nil, nil, retryable{err}
+	}
+	dest := req.Transcode.Destination
+	url, err := w.Store.Put(ctx, vidjob.Object{
+		Bucket:      dest.Bucket,
+		Region:      dest.Region,
+		Key:         dest.Key,
+		File:        outPath,
+		ContentType: vidjob.ContainerContentType(preset.Container),
+		Headers:     dest.Headers,
+	})
+	if err != nil {
+		var ve *vidjob.Error
+		if errors.As(err, &ve) && ve.Code != vidjob.EUNAVAILABLE && ve.Code != vidjob.EINTERNAL {
+			return nil, nil, err
+		}
+		return nil, nil, retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The output could not be stored in bucket %s.", dest.Bucket)}
+	}
+
+	billed := out.BilledDuration()
+	charge := vidjob.NewCharge(job.ID, job.ApplicationID, billed.Milliseconds(), w.PricePerMinute)
+	return &vidjob.Result{
+		JobID:        job.ID,
+		OriginalMeta: originalMeta,
+		Video: &vidjob.VideoResult{
+			Meta:            meta,
+			S3URL:           url,
+			VideoIdentifier: req.Transcode.VideoIdentifier,
+			PresetID:        preset.ID,
+			PresetNote:      note,
+			DurationSeconds: billed.Seconds(),
+			Objects:         []string{dest.Key},
+		},
+	}, &charge, nil
+}
+
+// progressSaver returns a callback that stores transcode progress at most once a
+// second, so that a fast encode does not turn into a stream of writes.
+func (w *TranscodeWorker) progressSaver(ctx context.Context, jobID string) func(float64) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(f float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < time.Second && f < 1 {
+			return
+		}
+		last = time.Now()
+		if err := w.queue.db.SetState(ctx, jobID, vidjob.StateTranscoding, f); err != nil {
+			w.Logger.Warn("could not save progress", "job_id", jobID, "err", err)
+		}
+	}
+}

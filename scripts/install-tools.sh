@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the programs that vidjob's tests need but vidjob never links into
+# tools/bin. The version comes from tools/go.mod so that it is pinned in one place
+# (and checksummed in tools/go.sum); `go install pkg@version` keeps the tool's
+# dependencies out of vidjob's own go.mod.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+mkdir -p tools/bin
+export GOBIN="$root/tools/bin"
+
+version="$(cd tools && go list -m -f '{{.Version}}' github.com/versity/versitygw)"
+want="versitygw $version"
+stamp="tools/bin/.versitygw.version"
+if [[ -x tools/bin/versitygw && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+	echo "install-tools: $want already in tools/bin"
+	exit 0
+fi
+
+echo "install-tools: building $want into tools/bin"
+go install "github.com/versity/versitygw/cmd/versitygw@$version"
+echo "$want" >"$stamp"

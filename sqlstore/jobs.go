@@ -1,0 +1,244 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vidjob/vidjob"
+)
+
+// Postback delivery states kept on a job.
+const (
+	PostbackNone      = "none"      // the job has no postback_url
+	PostbackPending   = "pending"   // delivery is queued or being retried
+	PostbackDelivered = "delivered" // the receiver answered 2xx
+	PostbackFailed    = "failed"    // every attempt failed; the results stay on /listen
+)
+
+// CreateApplication stores a new application.
+func (db *DB) CreateApplication(ctx context.Context, app *vidjob.Application) error {
+	if app.CreatedAt.IsZero() {
+		app.CreatedAt = db.Now()
+	}
+	_, err := db.SQL.ExecContext(ctx, db.rebind(`INSERT INTO applications (id, name, created_ms) VALUES (?, ?, ?)`),
+		app.ID, app.Name, app.CreatedAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("create application: %w", err)
+	}
+	return nil
+}
+
+// FindApplication returns the application or an ENOTFOUND error.
+func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Application, error) {
+	var app vidjob.Application
+	var created int64
+	err := db.SQL.QueryRowContext(ctx, db.rebind(`SELECT id, name, created_ms FROM applications WHERE id = ?`), id).
+		Scan(&app.ID, &app.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vidjob.Errorf(vidjob.ENOTFOUND, "Application %q is not known.", id)
+	}
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("find application: %w", err))
+	}
+	app.CreatedAt = time.UnixMilli(created)
+	return &app, nil
+}
+
+// InsertJob stores a newly accepted job in state queued, inside tx so that the
+// job and its queue entry are committed together.
+func (db *DB) InsertJob(ctx context.Context, tx Querier, job *vidjob.Job) error {
+	req, err := json.Marshal(job.Request)
+	if err != nil {
+		return fmt.Errorf("insert job: %w", err)
+	}
+	now := db.Now()
+	job.State, job.CreatedAt, job.UpdatedAt = vidjob.StateQueued, now, now
+	postback := PostbackNone
+	if job.Request.PostbackURL != "" {
+		postback = PostbackPending
+	}
+	_, err = db.q(tx).ExecContext(ctx, db.rebind(`INSERT INTO jobs (id, application_id, state, progress, request, postback_state, created_ms, updated_ms)
+		VALUES (?, ?, ?, 0, ?, ?, ?, ?)`),
+		job.ID, job.ApplicationID, string(job.State), string(req), postback, now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return unavailable(fmt.Errorf("insert job: %w", err))
+	}
+	return nil
+}
+
+const jobColumns = `id, application_id, state, progress, request, result, created_ms, updated_ms`
+
+func scanJob(row interface{ Scan(...any) error }) (*vidjob.Job, error) {
+	var job vidjob.Job
+	var state, req string
+	var result sql.NullString
+	var created, updated int64
+	if err := row.Scan(&job.ID, &job.ApplicationID, &state, &job.Progress, &req, &result, &created, &updated); err != nil {
+		return nil, err
+	}
+	job.State = vidjob.State(state)
+	job.CreatedAt, job.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+	if err := json.Unmarshal([]byte(req), &job.Request); err != nil {
+		return nil, fmt.Errorf("decode job %s request: %w", job.ID, err)
+	}
+	if result.Valid {
+		job.Result = new(vidjob.Result)
+		if err := json.Unmarshal([]byte(result.String), job.Result); err != nil {
+			return nil, fmt.Errorf("decode job %s result: %w", job.ID, err)
+		}
+	}
+	return &job, nil
+}
+
+// FindJob returns the job or an ENOTFOUND error.
+func (db *DB) FindJob(ctx context.Context, id string) (*vidjob.Job, error) {
+	job, err := scanJob(db.SQL.QueryRowContext(ctx, db.rebind(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vidjob.Errorf(vidjob.ENOTFOUND, "Job %q is not known.", id)
+	}
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("find job: %w", err))
+	}
+	return job, nil
+}
+
+// SetState moves a running job to state with progress, unless it has already
+// ended: a late update from a worker never reopens a finished job.
+func (db *DB) SetState(ctx context.Context, id string, state vidjob.State, progress float64) error {
+	_, err := db.SQL.ExecContext(ctx, db.rebind(`UPDATE jobs SET state = ?, progress = ?, updated_ms = ?
+		WHERE id = ? AND state NOT IN ('completed', 'failed')`),
+		string(state), progress, db.Now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("set job %s state: %w", id, err)
+	}
+	return nil
+}
+
+// FinishJob records a job's end inside tx: its final state and result and, for a
+// completed job, its charge. It reports false when the job had already ended, in
+// which case nothing was written; the unique key on charges.job_id backs this up.
+func (db *DB) FinishJob(ctx context.Context, tx Querier, job *vidjob.Job, charge *vidjob.Charge, pricePerMinute vidjob.Micros) (bool, error) {
+	result, err := json.Marshal(job.Result)
+	if err != nil {
+		return false, fmt.Errorf("finish job: %w", err)
+	}
+	now := db.Now().UnixMilli()
+	progress := job.Progress
+	if job.State == vidjob.StateCompleted {
+		progress = 1
+	}
+	res, err := db.q(tx).ExecContext(ctx, db.rebind(`UPDATE jobs SET state = ?, progress = ?, result = ?, updated_ms = ?, finished_ms = ?
+		WHERE id = ? AND state NOT IN ('completed', 'failed')`),
+		string(job.State), progress, string(result), now, now, job.ID)
+	if err != nil {
+		return false, fmt.Errorf("finish job %s: %w", job.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if charge != nil {
+		_, err := db.q(tx).ExecContext(ctx, db.rebind(`INSERT INTO charges (job_id, application_id, duration_ms, minutes, price_per_minute_micro, amount_micro, created_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			charge.JobID, charge.ApplicationID, charge.DurationMillis, charge.Minutes, int64(pricePerMinute), int64(charge.Amount), now)
+		if err != nil {
+			return false, fmt.Errorf("charge job %s: %w", job.ID, err)
+		}
+	}
+	return true, nil
+}
+
+// FindCharge returns a job's charge, or nil when it has none.
+func (db *DB) FindCharge(ctx context.Context, jobID string) (*vidjob.Charge, error) {
+	var c vidjob.Charge
+	var amount int64
+	err := db.SQL.QueryRowContext(ctx, db.rebind(`SELECT job_id, application_id, duration_ms, minutes, amount_micro FROM charges WHERE job_id = ?`), jobID).
+		Scan(&c.JobID, &c.ApplicationID, &c.DurationMillis, &c.Minutes, &amount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find charge: %w", err)
+	}
+	c.Amount = vidjob.Micros(amount)
+	return &c, nil
+}
+
+// Usage sums an application's charges with from ≤ charged time < to; a zero
+// time is no bound.
+func (db *DB) Usage(ctx context.Context, appID string, from, to time.Time) (vidjob.Usage, error) {
+	u := vidjob.Usage{ApplicationID: appID}
+	lo, hi := int64(0), int64(1<<62)
+	if !from.IsZero() {
+		lo = from.UnixMilli()
+	}
+	if !to.IsZero() {
+		hi = to.UnixMilli()
+	}
+	var amount int64
+	err := db.SQL.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*), COALESCE(SUM(minutes), 0), COALESCE(SUM(amount_micro), 0)
+		FROM charges WHERE application_id = ? AND created_ms >= ? AND created_ms < ?`), appID, lo, hi).
+		Scan(&u.Jobs, &u.Minutes, &amount)
+	if err != nil {
+		return u, unavailable(fmt.Errorf("usage: %w", err))
+	}
+	u.Amount = vidjob.Micros(amount)
+	return u, nil
+}
+
+// AddPostbackAttempt records one delivery attempt.
+func (db *DB) AddPostbackAttempt(ctx context.Context, a vidjob.PostbackAttempt) error {
+	_, err := db.SQL.ExecContext(ctx, db.rebind(`INSERT INTO postback_attempts (job_id, attempt, url, status_code, error, duration_ms, at_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		a.JobID, a.Attempt, a.URL, a.StatusCode, a.Error, a.Duration.Milliseconds(), a.At.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("record postback attempt: %w", err)
+	}
+	return nil
+}
+
+// PostbackAttempts lists a job's delivery attempts, oldest first.
+func (db *DB) PostbackAttempts(ctx context.Context, jobID string) ([]vidjob.PostbackAttempt, error) {
+	rows, err := db.SQL.QueryContext(ctx, db.rebind(`SELECT job_id, attempt, url, status_code, error, duration_ms, at_ms
+		FROM postback_attempts WHERE job_id = ? ORDER BY attempt`), jobID)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("postback attempts: %w", err))
+	}
+	defer rows.Close()
+	var out []vidjob.PostbackAttempt
+	for rows.Next() {
+		var a vidjob.PostbackAttempt
+		var dur, at int64
+		if err := rows.Scan(&a.JobID, &a.Attempt, &a.URL, &a.StatusCode, &a.Error, &dur, &at); err != nil {
+			return nil, fmt.Errorf("postback attempts: %w", err)
+		}
+		a.Duration, a.At = time.Duration(dur)*time.Millisecond, time.UnixMilli(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// SetPostbackState records where a job's delivery stands.
+func (db *DB) SetPostbackState(ctx context.Context, jobID, state string) error {
+	_, err := db.SQL.ExecContext(ctx, db.rebind(`UPDATE jobs SET postback_state = ? WHERE id = ?`), state, jobID)
+	if err != nil {
+		return fmt.Errorf("set postback state: %w", err)
+	}
+	return nil
+}
+
+// PostbackState returns where a job's delivery stands.
+func (db *DB) PostbackState(ctx context.Context, jobID string) (string, error) {
+	var s string
+	err := db.SQL.QueryRowContext(ctx, db.rebind(`SELECT postback_state FROM jobs WHERE id = ?`), jobID).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", vidjob.Errorf(vidjob.ENOTFOUND, "Job %q is not known.", jobID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("postback state: %w", err)
+	}
+	return s, nil
+}
