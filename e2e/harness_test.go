@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -44,11 +43,23 @@ func TestMain(m *testing.M) {
 
 // server is a running `vidjob serve`.
 type server struct {
-	URL   string
-	Data  string
-	AppID string
-	cmd   *exec.Cmd
-	logs  *bytes.Buffer
+	URL     string
+	Data    string
+	AppID   string
+	cmd     *exec.Cmd
+	logPath string
+}
+
+// log returns what the server has logged, without River's debug chatter.
+func (s *server) log() string {
+	b, _ := os.ReadFile(s.logPath)
+	var keep []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "component=river") || !strings.Contains(line, "level=DEBUG") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // startServer creates an application and starts `vidjob serve` on a free port
@@ -78,12 +89,17 @@ func startServerWith(t *testing.T, allowPrivate bool, extra ...string) *server {
 	}
 	args = append(args, extra...)
 	cmd := exec.Command(vidjobBin, args...)
-	logs := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, &lockedWriter{w: logs}
+	logPath := filepath.Join(t.TempDir(), "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{URL: "http://" + addr, Data: data, AppID: appID, cmd: cmd, logs: logs}
+	logFile.Close()
+	s := &server{URL: "http://" + addr, Data: data, AppID: appID, cmd: cmd, logPath: logPath}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -95,7 +111,7 @@ func startServerWith(t *testing.T, allowPrivate bool, extra ...string) *server {
 			<-done
 		}
 		if t.Failed() {
-			t.Logf("server log:\n%s", s.logs.String())
+			t.Logf("server log:\n%s", s.log())
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -109,19 +125,8 @@ func startServerWith(t *testing.T, allowPrivate bool, extra ...string) *server {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("server did not become healthy; log:\n%s", logs.String())
+	t.Fatalf("server did not become healthy; log:\n%s", s.log())
 	return nil
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func freeAddr(t *testing.T) string {
@@ -291,4 +296,17 @@ func ffprobe(t *testing.T, target string) probe {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func mediaServerFor(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// output runs a command and returns what it printed.
+func output(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
 }

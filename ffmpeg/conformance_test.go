@@ -76,9 +76,9 @@ func TestConformanceOfEveryCurrentMP4Preset(t *testing.T) {
 		t.Skip("encodes 84 clips")
 	}
 	sources := makeSources(t, map[string]testmedia.Spec{
-		"hd":       {Seconds: 2},                                  // 1280x720 29.97 fps, stereo 48 kHz
-		"portrait": {Seconds: 2, Rotation: 90},                    // 1280x720 pixels shown as 720x1280
-		"small4x3": {Seconds: 2, Width: 320, Height: 240},         // smaller than most boxes: never upscale
+		"hd":       {Seconds: 2},                          // 1280x720 29.97 fps, stereo 48 kHz
+		"portrait": {Seconds: 2, Rotation: 90},            // 1280x720 pixels shown as 720x1280
+		"small4x3": {Seconds: 2, Width: 320, Height: 240}, // smaller than most boxes: never upscale
 		"silent":   {Seconds: 2, Width: 640, Height: 360, NoAudio: true, FPS: "25"},
 	})
 	r := &Runner{X264Preset: conformanceX264Preset}

@@ -270,6 +270,13 @@ func (s *Server) getListen(w http.ResponseWriter, r *http.Request) {
 			if r.Context().Err() != nil {
 				return // the client went away
 			}
+			// Read once more so that the answer tells where the job is now.
+			if latest, err := s.Store.FindJob(r.Context(), id); err == nil {
+				job = latest
+			}
+			if job.State.Done() && job.Result != nil {
+				continue
+			}
 			writeJSON(w, http.StatusAccepted, blitline.Envelope{Results: listenPending{JobID: job.ID, State: string(job.State), Progress: job.Progress}})
 			return
 		}

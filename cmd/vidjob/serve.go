@@ -41,6 +41,7 @@ type ServeCmd struct {
 	PostbackRetry        []time.Duration `help:"Waits between postback attempts; one more attempt than waits." default:"1s,3s,15s,1m,5m,10m,30m,1h" env:"VIDJOB_POSTBACK_RETRY"`
 	X264Preset           string          `name:"x264-preset" help:"x264 speed/quality preset (ultrafast ... veryslow)." default:"medium" env:"VIDJOB_X264_PRESET"`
 	FFmpegThreads        int             `name:"ffmpeg-threads" help:"Threads per ffmpeg process; 0 lets ffmpeg choose." default:"0" env:"VIDJOB_FFMPEG_THREADS"`
+	ListenTimeout        time.Duration   `help:"How long GET /listen waits for a job to end before answering 202." default:"60s" env:"VIDJOB_LISTEN_TIMEOUT"`
 	ShutdownGrace        time.Duration   `help:"On SIGTERM, how long running jobs may finish before they are released for retry." default:"30s" env:"VIDJOB_SHUTDOWN_GRACE"`
 
 	S3Endpoint   string `name:"s3-endpoint" help:"S3-compatible endpoint URL; empty stores outputs on local disk under DATA/objects." env:"VIDJOB_S3_ENDPOINT"`
@@ -147,6 +148,10 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Policy:    policy,
 		Objects:   objects,
 		Logger:    logger,
+		// Blitline's limit was 250,000 characters of job JSON; a request may
+		// carry up to 100 jobs of ordinary size.
+		MaxBodyBytes:  1 << 20,
+		ListenTimeout: c.ListenTimeout,
 	}
 	srv := &nethttp.Server{
 		Handler:           api.Handler(),
