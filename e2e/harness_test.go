@@ -74,7 +74,13 @@ func startServer(t *testing.T, extra ...string) *server {
 func startServerWith(t *testing.T, allowPrivate bool, extra ...string) *server {
 	t.Helper()
 	data := t.TempDir()
-	out, err := exec.Command(vidjobBin, "apps", "create", "e2e", "--data", data).Output()
+	createArgs := []string{"apps", "create", "e2e", "--data", data}
+	for i, a := range extra {
+		if a == "--database" && i+1 < len(extra) {
+			createArgs = append(createArgs, "--database", extra[i+1])
+		}
+	}
+	out, err := exec.Command(vidjobBin, createArgs...).Output()
 	if err != nil {
 		t.Fatalf("apps create: %v", err)
 	}

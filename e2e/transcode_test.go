@@ -91,6 +91,10 @@ func TestReadmeJobEndToEnd(t *testing.T) {
 			t.Errorf("temp files left: %v", entries)
 		}
 	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		srv := startServer(t, "--database", postgresDatabase(t))
+		runReadmeJob(t, srv, func(t *testing.T, s3url string) string { return s3url })
+	})
 	t.Run("S3", func(t *testing.T) {
 		s3 := startS3(t, "YOUR_BUCKET")
 		srv := startServer(t, "--s3-endpoint", s3.endpoint, "--s3-access-key", s3.access, "--s3-secret-key", s3.secret, "--s3-path-style")
