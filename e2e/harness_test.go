@@ -145,25 +145,30 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// post sends a JSON body to path and decodes the answer.
+// post sends a body to path and decodes the JSON answer.
 func (s *server) post(t *testing.T, path, contentType, body string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post(s.URL+path, contentType, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("answer is not JSON: %q", raw)
-	}
-	return resp.StatusCode, out
+	req.Header.Set("Content-Type", contentType)
+	return s.do(t, req)
 }
 
+// get fetches path and decodes the JSON answer.
 func (s *server) get(t *testing.T, path string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Get(s.URL + path)
+	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.do(t, req)
+}
+
+func (s *server) do(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +176,7 @@ func (s *server) get(t *testing.T, path string) (int, map[string]any) {
 	var out map[string]any
 	raw, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("GET %s: answer is not JSON: %q", path, raw)
+		t.Fatalf("%s %s: answer is not JSON: %q", req.Method, req.URL.Path, raw)
 	}
 	return resp.StatusCode, out
 }
