@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vidjob/vidjob/internal/testmedia"
 )
 
 // vidjobBin is the binary under test, built once by TestMain.
@@ -53,13 +55,7 @@ type server struct {
 // log returns what the server has logged, without River's debug chatter.
 func (s *server) log() string {
 	b, _ := os.ReadFile(s.logPath)
-	var keep []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.Contains(line, "component=river") || !strings.Contains(line, "level=DEBUG") {
-			keep = append(keep, line)
-		}
-	}
-	return strings.Join(keep, "\n")
+	return filterRiverDebug(string(b))
 }
 
 // startServer creates an application and starts `vidjob serve` on a free port
@@ -320,4 +316,22 @@ func mediaServerFor(t *testing.T, h http.Handler) *httptest.Server {
 func output(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).Output()
 	return string(out), err
+}
+
+// filterRiverDebug drops River's debug chatter from a log.
+func filterRiverDebug(log string) string {
+	var keep []string
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "component=river") || !strings.Contains(line, "level=DEBUG") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// makeClip writes a small 320x240 clip of the given seconds into dir and returns
+// its file name.
+func makeClip(t *testing.T, dir string, seconds float64) string {
+	t.Helper()
+	return filepath.Base(testmedia.Make(t, dir, testmedia.Spec{Seconds: seconds, Width: 320, Height: 240}))
 }

@@ -159,7 +159,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	if q.config.Workers == 0 {
 		return nil
 	}
-	if err := q.river.Start(ctx); err != nil {
+	// River treats the end of Start's context as a hard stop that cancels
+	// running jobs; shutdown goes through Stop instead, which lets them finish.
+	if err := q.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start queue: %w", err)
 	}
 	return nil

@@ -154,6 +154,9 @@ func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArg
 			return fmt.Errorf("queue postback for %s: %w", job.ID, err)
 		}
 	}
+	if err := db.NotifyJobDone(ctx, tx, job.ID); err != nil {
+		return err
+	}
 	// The driver type only picks the generic instance; the client in ctx does
 	// the work with whichever driver it has.
 	if _, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, rj); err != nil {

@@ -42,6 +42,8 @@ type DB struct {
 	Dialect Dialect
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+	// url is the PostgreSQL connection string, for LISTEN.
+	url string
 }
 
 // Open opens the database named by url: "postgres://..." or "postgresql://..."
@@ -57,7 +59,7 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 		}
 		conn.SetMaxOpenConns(20)
 		conn.SetConnMaxIdleTime(5 * time.Minute)
-		db.SQL, db.Dialect = conn, Postgres
+		db.SQL, db.Dialect, db.url = conn, Postgres, url
 	default:
 		path := strings.TrimPrefix(url, "sqlite:")
 		if path == "" {

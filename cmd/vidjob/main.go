@@ -19,8 +19,9 @@ type CLI struct {
 	LogLevel  slog.Level `help:"Log level: debug, info, warn, error." default:"info" env:"VIDJOB_LOG_LEVEL"`
 	LogFormat string     `help:"Log format: text or json." default:"text" enum:"text,json" env:"VIDJOB_LOG_FORMAT"`
 
-	Serve ServeCmd `cmd:"" help:"Run the API server and transcoding workers."`
-	Apps  AppsCmd  `cmd:"" help:"Manage applications (API clients)."`
+	Serve  ServeCmd  `cmd:"" help:"Run the API server and transcoding workers. Example: vidjob serve --listen 127.0.0.1:8080 --data ./data"`
+	Worker WorkerCmd `cmd:"" help:"Run transcoding workers only, against a shared database. Example: vidjob worker --database postgres://db/vidjob --concurrency 2 --s3-endpoint https://s3.example.com"`
+	Apps   AppsCmd   `cmd:"" help:"Manage applications (API clients)."`
 }
 
 // DatabaseFlags choose the database.

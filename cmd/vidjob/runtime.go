@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	nethttp "net/http"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/diskstore"
+	"github.com/vidjob/vidjob/exiftool"
+	"github.com/vidjob/vidjob/fetch"
+	"github.com/vidjob/vidjob/ffmpeg"
+	"github.com/vidjob/vidjob/postback"
+	"github.com/vidjob/vidjob/preset"
+	"github.com/vidjob/vidjob/queue"
+	"github.com/vidjob/vidjob/s3"
+	"github.com/vidjob/vidjob/sqlstore"
+)
+
+// WorkerFlags configure everything that runs jobs; `serve` and `worker` share them.
+type WorkerFlags struct {
+	DatabaseFlags
+	PublicURL            string          `help:"Public base URL of the API server, used in s3_url for the local object store. Default: http://LISTEN." env:"VIDJOB_PUBLIC_URL"`
+	AllowPrivateNetworks bool            `help:"Let src and postback_url reach loopback and private addresses (refused by default)." env:"VIDJOB_ALLOW_PRIVATE_NETWORKS"`
+	AllowCIDR            []string        `help:"Non-public address ranges that src and postback_url may reach even without --allow-private-networks." env:"VIDJOB_ALLOW_CIDR"`
+	PricePerMinute       string          `help:"Price in US dollars per started minute of output." default:"0.0389" env:"VIDJOB_PRICE_PER_MINUTE"`
+	MaxSourceBytes       int64           `help:"Largest source file fetched, in bytes; the download stops when it grows past this." default:"10737418240" env:"VIDJOB_MAX_SOURCE_BYTES"`
+	JobTimeout           time.Duration   `help:"Wall-clock limit of one job attempt." default:"2h" env:"VIDJOB_JOB_TIMEOUT"`
+	MaxAttempts          int             `help:"Attempts at a job whose failure may pass (source server down, storage timeout)." default:"5" env:"VIDJOB_MAX_ATTEMPTS"`
+	RescueAfter          time.Duration   `help:"How long a job may stay running without finishing before it is taken to have lost its worker and is run again. Default: job timeout + 10m." env:"VIDJOB_RESCUE_AFTER"`
+	PostbackRetry        []time.Duration `help:"Waits between postback attempts; one more attempt than waits." default:"1s,3s,15s,1m,5m,10m,30m,1h" env:"VIDJOB_POSTBACK_RETRY"`
+	X264Preset           string          `name:"x264-preset" help:"x264 speed/quality preset (ultrafast ... veryslow)." default:"medium" env:"VIDJOB_X264_PRESET"`
+	FFmpegThreads        int             `name:"ffmpeg-threads" help:"Threads per ffmpeg process; 0 lets ffmpeg choose." default:"0" env:"VIDJOB_FFMPEG_THREADS"`
+	ShutdownGrace        time.Duration   `help:"On SIGTERM, how long running jobs may finish before they are released for retry." default:"30s" env:"VIDJOB_SHUTDOWN_GRACE"`
+
+	S3Endpoint   string `name:"s3-endpoint" help:"S3-compatible endpoint URL; empty stores outputs on local disk under DATA/objects." env:"VIDJOB_S3_ENDPOINT"`
+	S3Region     string `name:"s3-region" help:"S3 region." default:"us-east-1" env:"VIDJOB_S3_REGION"`
+	S3AccessKey  string `name:"s3-access-key" help:"S3 access key; empty uses the AWS credential chain." env:"VIDJOB_S3_ACCESS_KEY"`
+	S3SecretKey  string `name:"s3-secret-key" help:"S3 secret key." env:"VIDJOB_S3_SECRET_KEY"`
+	S3PathStyle  bool   `name:"s3-path-style" help:"Address buckets in the path (needed by most S3-compatible servers)." env:"VIDJOB_S3_PATH_STYLE"`
+	S3PublicURL  string `name:"s3-public-url" help:"Base URL for s3_url instead of the endpoint's own object URL; {bucket} is replaced by the bucket name." env:"VIDJOB_S3_PUBLIC_URL"`
+	S3DefaultACL string `name:"s3-default-acl" help:"Canned ACL for uploads whose job sets no x-amz-acl (Blitline used public-read; buckets with ACLs disabled refuse any)." env:"VIDJOB_S3_DEFAULT_ACL"`
+}
+
+// jobRuntime is everything a process needs to accept or run jobs.
+type jobRuntime struct {
+	db      *sqlstore.DB
+	catalog *preset.Catalog
+	policy  fetch.Policy
+	queue   *queue.Queue
+	workers int
+	// objects serves the local object store; nil with S3.
+	objects nethttp.Handler
+	closers []func() error
+}
+
+// Close releases what open acquired, in reverse order.
+func (rt *jobRuntime) Close() {
+	for i := len(rt.closers) - 1; i >= 0; i-- {
+		rt.closers[i]()
+	}
+}
+
+// stopQueue lets running jobs finish until ctx ends, then releases them for retry.
+func (rt *jobRuntime) stopQueue(ctx context.Context, logger *slog.Logger) {
+	if err := rt.queue.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("queue stop", "err", err)
+	}
+}
+
+// open builds the database, object store, catalog and queue with workers
+// transcodes at once (0 for a process that only submits).
+func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL string, workers int) (*jobRuntime, error) {
+	price, err := vidjob.ParseMicros(f.PricePerMinute)
+	if err != nil {
+		return nil, fmt.Errorf("--price-per-minute: %w", err)
+	}
+	policy := fetch.Policy{AllowPrivateNetworks: f.AllowPrivateNetworks}
+	for _, s := range f.AllowCIDR {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("--allow-cidr %q: %w", s, err)
+		}
+		policy.AllowedCIDRs = append(policy.AllowedCIDRs, p)
+	}
+	if f.RescueAfter != 0 && f.RescueAfter < f.JobTimeout {
+		// River never rescues a job that is still inside its timeout.
+		return nil, fmt.Errorf("--rescue-after (%s) must be at least --job-timeout (%s)", f.RescueAfter, f.JobTimeout)
+	}
+	if workers > 0 {
+		if err := checkTools(); err != nil {
+			return nil, err
+		}
+	}
+	catalog, err := preset.Load()
+	if err != nil {
+		return nil, err
+	}
+	rt := &jobRuntime{catalog: catalog, policy: policy, workers: workers}
+	rt.db, err = openDatabase(ctx, f.DatabaseFlags)
+	if err != nil {
+		return nil, err
+	}
+	rt.closers = append(rt.closers, rt.db.Close)
+
+	var store queue.ObjectStore
+	if f.S3Endpoint != "" {
+		s3store, err := s3.New(ctx, s3.Config{
+			Endpoint: f.S3Endpoint, Region: f.S3Region, AccessKeyID: f.S3AccessKey, SecretAccessKey: f.S3SecretKey,
+			PathStyle: f.S3PathStyle, PublicURL: f.S3PublicURL, DefaultACL: f.S3DefaultACL, Logger: logger,
+		})
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		store = s3store
+	} else {
+		disk, err := diskstore.New(filepath.Join(f.Data, "objects"), publicURL)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		rt.closers = append(rt.closers, disk.Close)
+		store, rt.objects = disk, disk.Handler()
+	}
+
+	client := policy.Client()
+	transcoder := &queue.TranscodeWorker{
+		Catalog:        catalog,
+		Media:          &ffmpeg.Runner{Threads: f.FFmpegThreads, X264Preset: f.X264Preset, Logger: logger},
+		ArgOptions:     ffmpeg.ArgOptions{X264Preset: f.X264Preset, Threads: f.FFmpegThreads},
+		Meta:           &exiftool.Exiftool{},
+		Store:          store,
+		Fetcher:        client,
+		Postbacks:      &postback.Sender{Client: client},
+		MaxSourceBytes: f.MaxSourceBytes,
+		TempDir:        filepath.Join(f.Data, "tmp"),
+		PricePerMinute: price,
+		Logger:         logger,
+	}
+	rt.queue, err = queue.New(rt.db, transcoder, queue.Config{
+		Workers:          workers,
+		MaxAttempts:      f.MaxAttempts,
+		JobTimeout:       f.JobTimeout,
+		RescueAfter:      f.RescueAfter,
+		PostbackSchedule: f.PostbackRetry,
+	}, logger)
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
+	return rt, nil
+}
