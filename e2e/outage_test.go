@@ -61,3 +61,31 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("usage = %v, want %d jobs billed once each", usage, len(ids))
 	}
 }
+
+// TestStorageOutage: with the S3 endpoint down for 30 s while a job uploads, the
+// upload is retried and the job succeeds once.
+func TestStorageOutage(t *testing.T) {
+	s3 := startS3(t, "media")
+	srv := startServer(t, "--s3-endpoint", s3.endpoint, "--s3-access-key", s3.access, "--s3-secret-key", s3.secret, "--s3-path-style")
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 2)
+	media := mediaServer(t, dir)
+	job := strings.NewReplacer("System preset generic 720p", "1351620000001-000061", "YOUR_BUCKET", "media").
+		Replace(localJob(srv.AppID, media.URL+"/"+clip, ""))
+	s3.Stop()
+	id := srv.submit(t, job)
+	waitForState(t, srv, id, "uploading", 0, time.Minute)
+	time.Sleep(30 * time.Second)
+	s3.Restart()
+	res := listen(t, srv, id, 3*time.Minute)
+	if res["errors"] != nil || res["video"] == nil {
+		t.Fatalf("job did not survive the outage: %v", res)
+	}
+	if got := s3.object(t, "media", "grumpy_squirrel/transcoded_out.mp4"); len(got) < 1000 {
+		t.Errorf("object has %d bytes", len(got))
+	}
+	_, usage := srv.get(t, "/usage?application_id="+srv.AppID)
+	if usage["jobs"] != float64(1) {
+		t.Errorf("usage = %v, want one job billed once", usage)
+	}
+}

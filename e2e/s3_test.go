@@ -15,6 +15,7 @@ import (
 
 // s3server is a real S3 server (versitygw) with a client to inspect it.
 type s3server struct {
+	*s3test.Server
 	endpoint, access, secret string
 	client                   *awss3.Client
 }
@@ -22,7 +23,8 @@ type s3server struct {
 // startS3 starts an S3 server holding the given (empty) buckets.
 func startS3(t *testing.T, buckets ...string) *s3server {
 	t.Helper()
-	endpoint, access, secret := s3test.Start(t)
+	srv := s3test.StartServer(t)
+	endpoint, access, secret := srv.Endpoint, srv.AccessKey, srv.SecretKey
 	client := awss3.New(awss3.Options{
 		BaseEndpoint: aws.String(endpoint),
 		Region:       "us-east-1",
@@ -36,7 +38,7 @@ func startS3(t *testing.T, buckets ...string) *s3server {
 			t.Fatalf("create bucket %s: %v", b, err)
 		}
 	}
-	return &s3server{endpoint: endpoint, access: access, secret: secret, client: client}
+	return &s3server{Server: srv, endpoint: endpoint, access: access, secret: secret, client: client}
 }
 
 // object reads an object back through the S3 API.

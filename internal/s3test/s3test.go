@@ -34,6 +34,20 @@ const startTimeout = 20 * time.Second
 
 const installHint = "versitygw is not installed: run scripts/install-tools.sh (it builds tools/bin/versitygw) or set " + EnvBinary
 
+// Server is a running versitygw that a test may stop and restart, to play an
+// S3 outage.
+type Server struct {
+	Endpoint  string // "http://127.0.0.1:PORT"
+	AccessKey string
+	SecretKey string
+
+	t    testing.TB
+	bin  string
+	args []string
+	out  *syncBuffer
+	stop func()
+}
+
 // Start runs a versitygw server on a free loopback port, storing objects in a
 // temporary directory, and returns its endpoint ("http://127.0.0.1:PORT") and
 // root credentials. It creates no buckets. The server is killed when the test
@@ -43,6 +57,13 @@ const installHint = "versitygw is not installed: run scripts/install-tools.sh (i
 // environment variable is set, so that CI cannot pass without S3 tests.
 func Start(t testing.TB) (endpoint, accessKey, secretKey string) {
 	t.Helper()
+	s := StartServer(t)
+	return s.Endpoint, s.AccessKey, s.SecretKey
+}
+
+// StartServer is Start returning the server, for tests that stop it.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
 	bin, err := findBinary()
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -50,53 +71,74 @@ func Start(t testing.TB) (endpoint, accessKey, secretKey string) {
 		}
 		t.Skipf("s3test: SKIPPING S3 TESTS: %s (%v)", installHint, err)
 	}
-	accessKey = "vidjobtest"
-	secretKey = rand.Text()
+	s := &Server{t: t, bin: bin, AccessKey: "vidjobtest", SecretKey: rand.Text(), out: &syncBuffer{}}
+	t.Cleanup(func() {
+		if s.stop != nil {
+			s.stop()
+		}
+		if t.Failed() {
+			t.Logf("versitygw output:\n%s", s.out.String())
+		}
+	})
 	// A port picked this way can be taken by another process before versitygw
 	// binds it, so a server that fails to start is tried again on a new port.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		endpoint, lastErr = start(t, bin, accessKey, secretKey)
-		if lastErr == nil {
-			return endpoint, accessKey, secretKey
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := net.JoinHostPort("127.0.0.1", port)
+		s.Endpoint = "http://" + addr
+		s.args = []string{
+			"--port", addr,
+			"--access", s.AccessKey,
+			"--secret", s.SecretKey,
+			"--region", Region,
+			"--health", "/health",
+			"--quiet",
+			// vidjob accepts legacy (us-east-1) bucket names such as "YOUR_BUCKET".
+			"--disable-strict-bucket-names",
+			"posix",
+			// Metadata in a sidecar directory rather than extended attributes, which
+			// not every file system behind t.TempDir() supports.
+			"--sidecar", t.TempDir(),
+			t.TempDir(),
+		}
+		if lastErr = s.launch(); lastErr == nil {
+			return s
 		}
 		t.Logf("s3test: attempt %d: %v", attempt+1, lastErr)
 	}
 	t.Fatalf("s3test: cannot start versitygw: %v", lastErr)
-	return "", "", ""
+	return nil
 }
 
-func start(t testing.TB, bin, accessKey, secretKey string) (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
+// Stop kills the server; its objects stay on disk for Restart.
+func (s *Server) Stop() {
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
 	}
-	addr := net.JoinHostPort("127.0.0.1", port)
-	data, sidecar := t.TempDir(), t.TempDir()
-	args := []string{
-		"--port", addr,
-		"--access", accessKey,
-		"--secret", secretKey,
-		"--region", Region,
-		"--health", "/health",
-		"--quiet",
-		// vidjob accepts legacy (us-east-1) bucket names such as "YOUR_BUCKET".
-		"--disable-strict-bucket-names",
-		"posix",
-		// Metadata in a sidecar directory rather than extended attributes, which
-		// not every file system behind t.TempDir() supports.
-		"--sidecar", sidecar,
-		data,
+}
+
+// Restart starts the server again on the same port with the same objects.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if err := s.launch(); err != nil {
+		s.t.Fatalf("s3test: restart: %v", err)
 	}
-	cmd := exec.Command(bin, args...)
+}
+
+func (s *Server) launch() error {
+	cmd := exec.Command(s.bin, s.args...)
 	dieWithParent(cmd)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = s.out, s.out
 	// Keep credentials for real services out of the server's environment: it
 	// reads some of them (ROOT_ACCESS_KEY...) as defaults.
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.t.TempDir()}
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start %s: %w", bin, err)
+		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
 	exited := make(chan struct{})
 	var waitErr error
@@ -104,29 +146,21 @@ func start(t testing.TB, bin, accessKey, secretKey string) (string, error) {
 		waitErr = cmd.Wait()
 		close(exited)
 	}()
-	stop := func() {
+	s.stop = func() {
 		// Only the process this helper started is killed, by its own handle.
 		_ = cmd.Process.Kill()
 		<-exited
 	}
-
-	endpoint := "http://" + addr
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := waitHealthy(ctx, endpoint+"/health", exited); err != nil {
-		stop()
+	if err := waitHealthy(ctx, s.Endpoint+"/health", exited); err != nil {
+		s.Stop()
 		if waitErr != nil {
 			err = fmt.Errorf("%w (%v)", err, waitErr)
 		}
-		return "", fmt.Errorf("%s %s: %w; output:\n%s", bin, strings.Join(args, " "), err, out.String())
+		return fmt.Errorf("%s %s: %w; output:\n%s", s.bin, strings.Join(s.args, " "), err, s.out.String())
 	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("versitygw output:\n%s", out.String())
-		}
-	})
-	return endpoint, nil
+	return nil
 }
 
 // waitHealthy polls url until it answers 200, the server exits, or ctx ends.
