@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 # go test's own timeout; the suite takes a few minutes on two cores.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: run build deps tools test vet fuzz clean
+.PHONY: run build deps tools test vet soak clean
 
 ## run: install ffmpeg/exiftool if missing, build, and serve on embedded defaults
 run: deps build
@@ -31,6 +31,10 @@ vet:
 ## test: everything: unit, conformance and end-to-end tests with real ffmpeg, S3 and HTTP
 test: deps tools vet
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+## soak: 1,000 jobs through API server and worker restarts on PostgreSQL (minutes; CI runs it)
+soak: deps tools
+	VIDJOB_SOAK=1 $(GO) test -timeout 60m -run TestSoakJobsThroughRestarts -count=1 -v ./e2e
 
 clean:
 	rm -rf bin tools/bin

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +49,9 @@ type server struct {
 	URL     string
 	Data    string
 	AppID   string
+	args    []string
 	cmd     *exec.Cmd
+	done    chan struct{}
 	logPath string
 }
 
@@ -90,45 +93,67 @@ func startServerWith(t *testing.T, allowPrivate bool, extra ...string) *server {
 		args = append(args, "--allow-private-networks")
 	}
 	args = append(args, extra...)
-	cmd := exec.Command(vidjobBin, args...)
-	logPath := filepath.Join(t.TempDir(), "server.log")
-	logFile, err := os.Create(logPath)
+	s := &server{URL: "http://" + addr, Data: data, AppID: appID, args: args, logPath: filepath.Join(t.TempDir(), "server.log")}
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log())
+		}
+	})
+	s.start(t)
+	return s
+}
+
+// start runs the server process and waits until it is healthy.
+func (s *server) start(t *testing.T) {
+	t.Helper()
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd := exec.Command(vidjobBin, s.args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	logFile.Close()
-	s := &server{URL: "http://" + addr, Data: data, AppID: appID, cmd: cmd, logPath: logPath}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.log())
-		}
-	})
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func(done chan struct{}) { cmd.Wait(); close(done) }(s.done)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(s.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return s
+				return
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("server did not become healthy; log:\n%s", s.log())
-	return nil
+}
+
+// stop sends SIGTERM, as an operator's restart does, and waits for the exit.
+func (s *server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(60 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// restart stops the server and starts it again with the same flags and port.
+func (s *server) restart(t *testing.T) {
+	t.Helper()
+	s.stop()
+	s.start(t)
 }
 
 func freeAddr(t *testing.T) string {
