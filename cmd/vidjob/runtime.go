@@ -131,11 +131,15 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 	}
 
 	client := policy.Client()
+	// Resident exiftool processes, one per concurrent transcode (each job reads
+	// two files): starting exiftool costs more than asking it.
+	meta := &exiftool.Resident{Size: max(1, workers)}
+	rt.closers = append(rt.closers, meta.Close)
 	transcoder := &queue.TranscodeWorker{
 		Catalog:        catalog,
 		Media:          &ffmpeg.Runner{Threads: f.FFmpegThreads, X264Preset: f.X264Preset, Logger: logger},
 		ArgOptions:     ffmpeg.ArgOptions{X264Preset: f.X264Preset, Threads: f.FFmpegThreads},
-		Meta:           &exiftool.Exiftool{},
+		Meta:           meta,
 		Store:          store,
 		Fetcher:        client,
 		Postbacks:      &postback.Sender{Client: client},
