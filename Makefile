@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 # go test's own timeout; the suite takes a few minutes on two cores.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: run build deps tools test vet soak clean
+.PHONY: run build deps tools test vet soak bench clean
 
 ## run: install ffmpeg/exiftool if missing, build, and serve on embedded defaults
 run: deps build
@@ -35,6 +35,10 @@ test: deps tools vet
 ## soak: 1,000 jobs through API server and worker restarts on PostgreSQL (minutes; CI runs it)
 soak: deps tools
 	VIDJOB_SOAK=1 $(GO) test -timeout 60m -run TestSoakJobsThroughRestarts -count=1 -v ./e2e
+
+## bench: benchmark tables (submission throughput, latency and memory as the queue grows)
+bench:
+	$(GO) run ./bench
 
 clean:
 	rm -rf bin tools/bin

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -23,7 +24,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
-	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/sqlstore"
 )
 
@@ -99,7 +99,15 @@ type Queue struct {
 	hub    *Hub
 	config Config
 	logger *slog.Logger
+
+	// submissions feeds the writer goroutines that group inserts (submit.go).
+	submissions chan submission
+	writers     sync.WaitGroup
+	closeOnce   sync.Once
 }
+
+// submitTimeout bounds the writing of one group of submissions.
+const submitTimeout = 30 * time.Second
 
 func driverFor(db *sqlstore.DB) riverdriver.Driver[*sql.Tx] {
 	if db.Dialect == sqlstore.Postgres {
@@ -148,7 +156,28 @@ func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	q.river = client
+	q.submissions = make(chan submission, maxGroup)
+	// SQLite has one writer, so one goroutine. PostgreSQL commits many
+	// transactions at once and groups their flushes itself, so there the
+	// writers are as many as the connections a busy API server uses.
+	writers := 1
+	if db.Dialect == sqlstore.Postgres {
+		writers = 16
+	}
+	for i := 0; i < writers; i++ {
+		q.writers.Add(1)
+		go q.writeSubmissions()
+	}
 	return q, nil
+}
+
+// Close stops accepting submissions after those already handed over are
+// written. Call it after the HTTP server has stopped.
+func (q *Queue) Close() {
+	q.closeOnce.Do(func() {
+		close(q.submissions)
+		q.writers.Wait()
+	})
 }
 
 // Hub returns the notifier that /listen waits on.
@@ -180,29 +209,6 @@ func (q *Queue) Stop(ctx context.Context) error {
 		err = q.river.StopAndCancel(hard)
 	}
 	return err
-}
-
-// Submit accepts a job: the job row and its River job are committed in one
-// transaction, so a job that was answered with an ID is never lost.
-func (q *Queue) Submit(ctx context.Context, appID string, req vidjob.Request) (*vidjob.Job, error) {
-	job := &vidjob.Job{ID: NewJobID(), ApplicationID: appID, Request: req}
-	tx, err := q.db.SQL.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The database is unavailable; try again shortly.")
-	}
-	defer tx.Rollback()
-	if err := q.db.InsertJob(ctx, tx, job); err != nil {
-		return nil, err
-	}
-	_, err = q.river.InsertTx(ctx, tx, TranscodeArgs{JobID: job.ID, WaitRetryDelay: req.WaitRetryDelay},
-		&river.InsertOpts{Queue: QueueTranscode, MaxAttempts: q.config.MaxAttempts})
-	if err != nil {
-		return nil, vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The job queue is unavailable; try again shortly.")
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The database is unavailable; try again shortly.")
-	}
-	return job, nil
 }
 
 // NewJobID returns a job ID in Blitline's shape: a digit and 22 URL-safe base64

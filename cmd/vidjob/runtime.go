@@ -159,5 +159,6 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		rt.Close()
 		return nil, err
 	}
+	rt.closers = append(rt.closers, func() error { rt.queue.Close(); return nil })
 	return rt, nil
 }

@@ -1,0 +1,180 @@
+// Command bench measures what vidjob adds around ffmpeg and how its API holds up
+// under load, side by side in one run, and prints a table. It is a benchmark,
+// not a test: numbers depend on the machine, so compare ratios from one run.
+//
+//	go run ./bench -suite submit            # POST /job throughput and latency, SQLite (and PostgreSQL)
+//	go run ./bench -suite scaling           # submission latency and RSS with 100 … 100,000 queued jobs
+//
+// PostgreSQL is used when VIDJOB_TEST_DATABASE_URL names a server.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+func main() {
+	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling")
+	clients := flag.Int("clients", 16, "concurrent clients for the submission suites")
+	duration := flag.Duration("duration", 10*time.Second, "how long the submission suite runs per database")
+	levels := flag.String("levels", "100,10000,100000", "queue sizes for the scaling suite")
+	flag.Parse()
+
+	bin, cleanup, err := buildVidjob()
+	if err != nil {
+		fail(err)
+	}
+	defer cleanup()
+	env := benchEnv{bin: bin, clients: *clients}
+	fmt.Printf("vidjob benchmark — %s, %d cores, %s\n\n", time.Now().UTC().Format(time.RFC3339), numCPU(), cpuModel())
+	for _, s := range strings.Split(*suite, ",") {
+		switch strings.TrimSpace(s) {
+		case "submit":
+			err = env.submitSuite(*duration)
+		case "scaling":
+			err = env.scalingSuite(parseLevels(*levels))
+		default:
+			err = fmt.Errorf("unknown suite %q", s)
+		}
+		if err != nil {
+			fail(err)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+type benchEnv struct {
+	bin     string
+	clients int
+}
+
+// buildVidjob builds the binary under test into a temporary directory.
+func buildVidjob() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "vidjob-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	bin := filepath.Join(dir, "vidjob")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/vidjob")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("build vidjob: %w", err)
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+// database is a database to run vidjob on.
+type database struct {
+	name string
+	url  string // "" for SQLite in the data directory
+	drop func()
+}
+
+// databases returns SQLite and, when VIDJOB_TEST_DATABASE_URL is set, a fresh
+// PostgreSQL database.
+func databases() ([]database, error) {
+	dbs := []database{{name: "SQLite"}}
+	base := os.Getenv("VIDJOB_TEST_DATABASE_URL")
+	if base == "" {
+		fmt.Println("(PostgreSQL skipped: VIDJOB_TEST_DATABASE_URL is not set)")
+		return dbs, nil
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("vidjob_bench_%d", time.Now().UnixNano())
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	u.Path = "/" + name
+	dbs = append(dbs, database{name: "PostgreSQL", url: u.String(), drop: func() {
+		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	}})
+	return dbs, nil
+}
+
+// apiServer is a running `vidjob serve --workers 0`: jobs are accepted and stay
+// queued, so only the API and the database are measured.
+type apiServer struct {
+	url   string
+	appID string
+	cmd   *exec.Cmd
+	data  string
+}
+
+func (e benchEnv) startAPI(db database) (*apiServer, error) {
+	data, err := os.MkdirTemp("", "vidjob-bench-data-")
+	if err != nil {
+		return nil, err
+	}
+	dbArgs := []string{"--data", data}
+	if db.url != "" {
+		dbArgs = append(dbArgs, "--database", db.url)
+	}
+	out, err := exec.Command(e.bin, append([]string{"apps", "create", "bench"}, dbArgs...)...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("apps create: %w", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(e.bin, append([]string{"serve", "--listen", addr, "--workers", "0", "--log-level", "warn"}, dbArgs...)...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &apiServer{url: "http://" + addr, appID: strings.TrimSpace(string(out)), cmd: cmd, data: data}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		if resp, err := httpClient.Get(s.url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.stop()
+	return nil, fmt.Errorf("vidjob serve did not become healthy")
+}
+
+func (s *apiServer) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	s.cmd.Wait()
+	os.RemoveAll(s.data)
+}
+
+// job is a valid job for the benchmark: it is accepted and stays queued.
+func (s *apiServer) job() string {
+	return `{"application_id": "` + s.appID + `", "src": "https://media.example.com/squirrel.mp4", "src_type": "pre_process_only",
+ "v": 1.22, "postback_url": "https://hooks.example.com/postback", "pre_process": {"transcode": {
+ "preset_id": "System preset generic 720p", "video_identifier": "toms_video",
+ "s3_destination": {"bucket": "YOUR_BUCKET", "key": "grumpy_squirrel/transcoded_out.mp4"}}}}`
+}
