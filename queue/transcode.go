@@ -57,6 +57,9 @@ type TranscodeWorker struct {
 	Postbacks *postback.Sender
 	// MaxSourceBytes stops a download that grows past it; 0 means no limit.
 	MaxSourceBytes int64
+	// SourceLimits refuse, at probe time, sources too long or too large to
+	// decode safely.
+	SourceLimits ffmpeg.SourceLimits
 	// TempDir holds each job's working directory, removed when the attempt ends.
 	TempDir        string
 	PricePerMinute vidjob.Micros
@@ -169,6 +172,15 @@ func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArg
 func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
 	db := w.queue.db
 	req := job.Request
+	// The application may have been disabled, or its buckets narrowed, since the
+	// job was accepted: check again before any work starts.
+	app, err := db.FindApplication(ctx, job.ApplicationID)
+	if err != nil {
+		return nil, nil, retryable{err}
+	}
+	if err := app.CheckSubmit(req.Transcode.Destination.Bucket); err != nil {
+		return nil, nil, err
+	}
 	preset, note, err := w.Catalog.Lookup(req.Transcode.PresetID)
 	if err != nil {
 		return nil, nil, err
@@ -196,6 +208,9 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	log.Info("source fetched", "bytes", n)
 	src, err := w.Media.Probe(ctx, srcPath)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := w.SourceLimits.Check(src); err != nil {
 		return nil, nil, err
 	}
 	originalMeta, err := w.Meta.Meta(ctx, srcPath)

@@ -37,6 +37,13 @@ type ServeCmd struct {
 	PricePerMinute       string          `help:"Price in US dollars per started minute of output." default:"0.0389" env:"VIDJOB_PRICE_PER_MINUTE"`
 	MaxSourceBytes       int64           `help:"Largest source file fetched, in bytes; the download stops when it grows past this." default:"10737418240" env:"VIDJOB_MAX_SOURCE_BYTES"`
 	JobTimeout           time.Duration   `help:"Wall-clock limit of one job attempt." default:"2h" env:"VIDJOB_JOB_TIMEOUT"`
+	MaxSourceDuration    time.Duration   `help:"Longest source accepted, judged from its probe before decoding; 0 for no limit." default:"4h" env:"VIDJOB_MAX_SOURCE_DURATION"`
+	MaxSourceResolution  string          `help:"Largest source picture accepted (WIDTHxHEIGHT, either orientation), judged from its probe before decoding." default:"8192x4320" env:"VIDJOB_MAX_SOURCE_RESOLUTION"`
+	FetchConnectTimeout  time.Duration   `help:"Limit on each TCP connect and TLS handshake when fetching src or posting back." default:"10s" env:"VIDJOB_FETCH_CONNECT_TIMEOUT"`
+	FetchHeaderTimeout   time.Duration   `help:"Limit on the wait for a response's headers when fetching src or posting back." default:"30s" env:"VIDJOB_FETCH_HEADER_TIMEOUT"`
+	FetchReadTimeout     time.Duration   `help:"Longest a source download may go without receiving a byte." default:"60s" env:"VIDJOB_FETCH_READ_TIMEOUT"`
+	FetchMaxRedirects    int             `help:"Most redirects followed when fetching src or posting back; 0 follows none." default:"5" env:"VIDJOB_FETCH_MAX_REDIRECTS"`
+	OpenListen           bool            `help:"Let GET /listen/{job_id} answer without the job's application ID, as Blitline's did (job IDs are unguessable, but anyone holding one can read the results)." env:"VIDJOB_OPEN_LISTEN"`
 	MaxAttempts          int             `help:"Attempts at a job whose failure may pass (source server down, storage timeout)." default:"5" env:"VIDJOB_MAX_ATTEMPTS"`
 	PostbackRetry        []time.Duration `help:"Waits between postback attempts; one more attempt than waits." default:"1s,3s,15s,1m,5m,10m,30m,1h" env:"VIDJOB_POSTBACK_RETRY"`
 	X264Preset           string          `name:"x264-preset" help:"x264 speed/quality preset (ultrafast ... veryslow)." default:"medium" env:"VIDJOB_X264_PRESET"`
@@ -59,7 +66,20 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--price-per-minute: %w", err)
 	}
-	policy := fetch.Policy{AllowPrivateNetworks: c.AllowPrivateNetworks}
+	policy := fetch.Policy{
+		AllowPrivateNetworks:  c.AllowPrivateNetworks,
+		ConnectTimeout:        c.FetchConnectTimeout,
+		ResponseHeaderTimeout: c.FetchHeaderTimeout,
+		ReadTimeout:           c.FetchReadTimeout,
+		MaxRedirects:          c.FetchMaxRedirects,
+	}
+	if c.FetchMaxRedirects == 0 {
+		policy.MaxRedirects = -1 // 0 in the Policy means "default"
+	}
+	maxW, maxH, err := ffmpeg.ParseResolution(c.MaxSourceResolution)
+	if err != nil {
+		return fmt.Errorf("--max-source-resolution: %w", err)
+	}
 	for _, s := range c.AllowCIDR {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
@@ -123,6 +143,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Fetcher:        client,
 		Postbacks:      &postback.Sender{Client: client},
 		MaxSourceBytes: c.MaxSourceBytes,
+		SourceLimits:   ffmpeg.SourceLimits{MaxDuration: c.MaxSourceDuration, MaxWidth: maxW, MaxHeight: maxH},
 		TempDir:        filepath.Join(c.Data, "tmp"),
 		PricePerMinute: price,
 		Logger:         logger,
@@ -141,26 +162,20 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	}
 
 	api := &vidjobhttp.Server{
-		Submitter: q,
-		Store:     db,
-		Catalog:   catalog,
-		Waiter:    q.Hub(),
-		Policy:    policy,
-		Objects:   objects,
-		Logger:    logger,
+		Submitter:  q,
+		Store:      db,
+		Catalog:    catalog,
+		Waiter:     q.Hub(),
+		Policy:     policy,
+		OpenListen: c.OpenListen,
+		Objects:    objects,
+		Logger:     logger,
 		// Blitline's limit was 250,000 characters of job JSON; a request may
 		// carry up to 100 jobs of ordinary size.
 		MaxBodyBytes:  1 << 20,
 		ListenTimeout: c.ListenTimeout,
 	}
-	srv := &nethttp.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      10 * time.Minute, // /listen waits 60 s; /objects may stream large files
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := vidjobhttp.NewHTTPServer(api.Handler(), vidjobhttp.ServerLimits{})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	logger.Info("vidjob serving", "listen", listener.Addr().String(), "public_url", publicURL,
