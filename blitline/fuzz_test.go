@@ -1,0 +1,63 @@
+package blitline
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/vidjob/vidjob"
+)
+
+// checkDecoded fails when decoding client input produced an internal error
+// or accepted a job that the worker could not rely on.
+func checkDecoded(t *testing.T, subs []Submission, err error) {
+	t.Helper()
+	if err != nil {
+		if vidjob.ErrorCode(err) == vidjob.EINTERNAL {
+			t.Fatalf("internal error for client input: %v", err)
+		}
+		return
+	}
+	if len(subs) == 0 || len(subs) > 100 {
+		t.Fatalf("%d submissions decoded without an error", len(subs))
+	}
+	for _, s := range subs {
+		if s.Err != nil {
+			if vidjob.ErrorCode(s.Err) == vidjob.EINTERNAL {
+				t.Fatalf("internal error for client input: %v", s.Err)
+			}
+			continue
+		}
+		if ValidateURL("src", s.Request.Src) != nil || s.Request.Transcode.PresetID == "" ||
+			vidjob.ValidateBucket(s.Request.Transcode.Destination.Bucket) != nil ||
+			vidjob.ValidateKey(s.Request.Transcode.Destination.Key) != nil || s.ApplicationID == "" {
+			t.Fatalf("accepted an invalid job: %+v", s)
+		}
+		if ValidateURL("postback_url", s.Request.PostbackURL) != nil && s.Request.PostbackURL != "" {
+			t.Fatalf("accepted an invalid postback_url: %q", s.Request.PostbackURL)
+		}
+	}
+}
+
+// FuzzDecodeForm feeds the job as Blitline's form clients send it: a
+// url-encoded json field, sometimes beside other fields, so that the fuzzer
+// explores the form path with JSON inside rather than random form syntax.
+func FuzzDecodeForm(f *testing.F) {
+	f.Add(exampleJob, "")
+	f.Add("["+exampleJob+","+exampleJob+"]", "extra=1")
+	f.Add(`{"application_id":"a","src":"file:///etc/passwd"}`, "json=second")
+	f.Add(`{"application_id":"a","src":"http://169.254.169.254/latest/meta-data/"}`, "")
+	f.Add(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`, "")
+	f.Add(`{"application_id":"a\u0000","src":"https://x/%zz"}`, "%gh&=&&")
+	f.Fuzz(func(t *testing.T, job, extra string) {
+		body := "json=" + url.QueryEscape(job)
+		if extra != "" {
+			body = extra + "&" + body
+		}
+		r := httptest.NewRequest("POST", "/job", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		subs, _, err := DecodeRequest(r, Limits{})
+		checkDecoded(t, subs, err)
+	})
+}
