@@ -303,3 +303,86 @@ func TestSourceLimitsFailJobsCleanly(t *testing.T) {
 		t.Errorf("temp files left: %v", entries)
 	}
 }
+
+// TestHostileSourcesThroughTheService: a playlist naming a local secret file,
+// an empty file and a text file posing as MP4 each fail with a specific error
+// in the postback; nothing is charged, no temporary file is left, and the
+// secret's bytes appear nowhere the client can look.
+func TestHostileSourcesThroughTheService(t *testing.T) {
+	srv := startServer(t, "--max-attempts", "1")
+	secretDir := t.TempDir()
+	marker := fmt.Sprintf("VIDJOB-SECRET-%d", time.Now().UnixNano())
+	secret := filepath.Join(secretDir, "secret.mkv")
+	gen := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=1",
+		"-c:v", "libx264", "-preset", "ultrafast", "-metadata", "title="+marker, secret)
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("make secret: %v: %s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(secretDir, "secret.txt"), []byte(marker), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"local.m3u8": "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile://" + secret + "\n#EXT-X-ENDLIST\n",
+		"list.mp4":   "ffconcat version 1.0\nfile '" + secret + "'\n",
+		"empty.mp4":  "",
+		"notes.mp4":  "just text\n",
+	}
+	want := map[string]string{
+		"local.m3u8": "it is a playlist (hls), not a media file",
+		"list.mp4":   "Unsafe file name",
+		"empty.mp4":  "the file is empty",
+		"notes.mp4":  "Invalid data found when processing input",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	media := mediaServer(t, dir)
+	rcv := newReceiver(t)
+	ids := map[string]string{}
+	for name := range files {
+		ids[srv.submit(t, smallJob(srv.AppID, media.URL+"/"+name, rcv.URL, "bucket-a"))] = name
+	}
+	for range files {
+		rcv.wait(t, time.Minute)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for rcv.count() < len(files) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	rcv.mu.Lock()
+	deliveries := append([]postback(nil), rcv.got...)
+	rcv.mu.Unlock()
+	if len(deliveries) != len(files) {
+		t.Fatalf("%d postbacks, want %d", len(deliveries), len(files))
+	}
+	var seen []string
+	for _, pb := range deliveries {
+		res := results(t, pb.Body)
+		name := ids[fmt.Sprint(res["job_id"])]
+		if errs := fmt.Sprint(res["errors"]); !strings.Contains(errs, want[name]) {
+			t.Errorf("%s: errors %s, want %q", name, errs, want[name])
+		}
+		seen = append(seen, string(pb.Body))
+		resp, err := srv.rawGet("/jobs/" + fmt.Sprint(res["job_id"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		seen = append(seen, string(b))
+	}
+	for _, s := range seen {
+		if strings.Contains(s, marker) || strings.Contains(s, secretDir) {
+			t.Fatalf("the local secret or its path reached the client: %s", brief(s))
+		}
+	}
+	if _, out := srv.get(t, "/usage"); out["jobs"] != float64(0) {
+		t.Errorf("usage = %v, want nothing charged", out)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(srv.Data, "tmp")); len(entries) != 0 {
+		t.Errorf("temp files left: %v", entries)
+	}
+}
