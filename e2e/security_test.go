@@ -34,10 +34,13 @@ func smallJob(appID, src, postbackURL, bucket string) string {
     "s3_destination": {"bucket": %q, "key": "out/small.mp4"}}}}`, appID, src, pb, bucket)
 }
 
-// vidjobCLI runs a vidjob subcommand on srv's data directory and returns stdout.
+// vidjobCLI runs `vidjob apps SUBCOMMAND ARGS...` on srv's data directory and
+// returns stdout.
 func vidjobCLI(t *testing.T, srv *server, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(vidjobBin, append(args, "--data", srv.Data)...)
+	// "--" ends the flags: an application ID may begin with "-".
+	full := append([]string{args[0], args[1], "--data", srv.Data, "--"}, args[2:]...)
+	cmd := exec.Command(vidjobBin, full...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
