@@ -29,7 +29,7 @@ func checkDecoded(t *testing.T, subs []Submission, err error) {
 			}
 			continue
 		}
-		if ValidateURL("src", s.Request.Src) != nil || s.Request.Transcode.PresetID == "" ||
+		if !validSrc(s.Request.Src) || s.Request.Transcode.PresetID == "" ||
 			vidjob.ValidateBucket(s.Request.Transcode.Destination.Bucket) != nil ||
 			vidjob.ValidateKey(s.Request.Transcode.Destination.Key) != nil || s.ApplicationID == "" {
 			t.Fatalf("accepted an invalid job: %+v", s)
@@ -38,6 +38,15 @@ func checkDecoded(t *testing.T, subs []Submission, err error) {
 			t.Fatalf("accepted an invalid postback_url: %q", s.Request.PostbackURL)
 		}
 	}
+}
+
+// validSrc reports whether src is one the worker can fetch: an http(s) URL or
+// a valid s3://bucket/key.
+func validSrc(src string) bool {
+	if _, _, isS3, err := vidjob.ParseS3Source(src); isS3 {
+		return err == nil
+	}
+	return ValidateURL("src", src) == nil
 }
 
 // FuzzDecodeForm feeds the job as Blitline's form clients send it: a
@@ -60,4 +69,22 @@ func FuzzDecodeForm(f *testing.F) {
 		subs, _, err := DecodeRequest(r, Limits{})
 		checkDecoded(t, subs, err)
 	})
+}
+
+// TestDecodeS3Sources: Blitline's S3 source object and an s3:// URL both
+// decode to s3://BUCKET/KEY, the key kept as written.
+func TestDecodeS3Sources(t *testing.T) {
+	for _, src := range []string{`{"name": "s3", "bucket": "media-in", "key": "raw/a b?.mp4"}`, `"s3://media-in/raw/a b?.mp4"`} {
+		job := strings.Replace(exampleJob, `"src": "https://example.com/squirrel.mp4"`, `"src": `+src, 1)
+		if job == exampleJob {
+			t.Fatal("example job has another src")
+		}
+		subs, _, err := DecodeJobs([]byte(job), Limits{})
+		if err != nil || subs[0].Err != nil {
+			t.Fatalf("%s: %v %v", src, err, subs[0].Err)
+		}
+		if got := subs[0].Request.Src; got != "s3://media-in/raw/a b?.mp4" {
+			t.Errorf("%s: src = %q", src, got)
+		}
+	}
 }

@@ -389,3 +389,39 @@ func TestHostileSourcesThroughTheService(t *testing.T) {
 		t.Errorf("temp files left: %v", entries)
 	}
 }
+
+// TestS3SourcesOnlyFromAllowedBuckets: an s3:// source (or Blitline's S3
+// source object) is read from the server's own storage, but only from a
+// bucket listed for the application; an application with no list may not
+// read any bucket.
+func TestS3SourcesOnlyFromAllowedBuckets(t *testing.T) {
+	srv := startServer(t, "--max-attempts", "1")
+	first := srv.submit(t, smallJob(srv.AppID, small(t), "", "bucket-a"))
+	if res := listen(t, srv, first, 2*time.Minute); res["video"] == nil {
+		t.Fatalf("first job failed: %v", brief(res))
+	}
+	objectJob := func(src string) string {
+		return strings.Replace(smallJob(srv.AppID, "SRC", "", "bucket-out"), `"SRC"`, src, 1)
+	}
+	status, out := srv.post(t, "/job", "application/json", objectJob(`"s3://bucket-a/out/small.mp4"`))
+	if status != 403 || !strings.Contains(fmt.Sprint(out), `Source bucket "bucket-a" is not among this application's allowed buckets`) {
+		t.Fatalf("s3 source with no bucket list: HTTP %d %v, want 403", status, brief(out))
+	}
+	vidjobCLI(t, srv, "apps", "allow-bucket", srv.AppID, "bucket-a")
+	vidjobCLI(t, srv, "apps", "allow-bucket", srv.AppID, "bucket-out")
+	for _, src := range []string{`"s3://bucket-a/out/small.mp4"`, `{"name": "s3", "bucket": "bucket-a", "key": "out/small.mp4"}`} {
+		id := srv.submit(t, objectJob(src))
+		res := listen(t, srv, id, 2*time.Minute)
+		if res["video"] == nil {
+			t.Errorf("%s: %v", src, brief(res))
+		}
+	}
+	status, out = srv.post(t, "/job", "application/json", objectJob(`{"name": "s3", "bucket": "bucket-b", "key": "out/small.mp4"}`))
+	if status != 403 || !strings.Contains(fmt.Sprint(out), `Source bucket "bucket-b"`) {
+		t.Errorf("s3 source from a bucket not listed: HTTP %d %v, want 403", status, brief(out))
+	}
+	id := srv.submit(t, objectJob(`"s3://bucket-a/out/missing.mp4"`))
+	if errs := fmt.Sprint(listen(t, srv, id, time.Minute)["errors"]); !strings.Contains(errs, "Source s3://bucket-a/out/missing.mp4 does not exist.") {
+		t.Errorf("missing object: errors %s", errs)
+	}
+}

@@ -223,7 +223,14 @@ func (s *Server) accept(ctx context.Context, sub blitline.Submission) (*vidjob.J
 	if err := preset.Supported(); err != nil {
 		return nil, err
 	}
-	if err := s.Policy.CheckLiteral("src", sub.Request.Src); err != nil {
+	if bucket, _, isS3, err := vidjob.ParseS3Source(sub.Request.Src); isS3 {
+		if err == nil {
+			err = app.CheckRead(bucket)
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else if err := s.Policy.CheckLiteral("src", sub.Request.Src); err != nil {
 		return nil, err
 	}
 	if sub.Request.PostbackURL != "" {

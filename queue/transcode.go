@@ -36,6 +36,12 @@ type ObjectStore interface {
 	Put(ctx context.Context, obj vidjob.Object) (string, error)
 }
 
+// ObjectSource reads an object of the server's own storage into a local file,
+// stopping past maxBytes, for s3:// sources (packages diskstore, s3).
+type ObjectSource interface {
+	Get(ctx context.Context, bucket, key, path string, maxBytes int64) (int64, error)
+}
+
 // PresetCatalog finds presets by ID, Description or Name (package preset).
 type PresetCatalog interface {
 	Lookup(name string) (*vidjob.Preset, string, error)
@@ -55,6 +61,8 @@ type TranscodeWorker struct {
 	// allowed (fetch.Policy.Client).
 	Fetcher   *http.Client
 	Postbacks *postback.Sender
+	// Sources reads s3:// sources from the server's storage; nil refuses them.
+	Sources ObjectSource
 	// MaxSourceBytes stops a download that grows past it; 0 means no limit.
 	MaxSourceBytes int64
 	// SourceLimits refuse, at probe time, sources too long or too large to
@@ -198,11 +206,8 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, retryable{err}
 	}
 	srcPath := filepath.Join(dir, "source")
-	n, err := fetch.Download(ctx, w.Fetcher, req.Src, srcPath, w.MaxSourceBytes)
+	n, err := w.fetchSource(ctx, app, req.Src, srcPath)
 	if err != nil {
-		if !fetch.Permanent(err) {
-			err = retryable{err}
-		}
 		return nil, nil, err
 	}
 	log.Info("source fetched", "bytes", n)
@@ -302,4 +307,31 @@ func (w *TranscodeWorker) progressSaver(ctx context.Context, jobID string) func(
 			w.Logger.Warn("could not save progress", "job_id", jobID, "err", err)
 		}
 	}
+}
+
+// fetchSource downloads src, an http(s) URL or an s3:// object the
+// application may read, into path.
+func (w *TranscodeWorker) fetchSource(ctx context.Context, app *vidjob.Application, src, path string) (int64, error) {
+	bucket, key, isS3, err := vidjob.ParseS3Source(src)
+	if !isS3 {
+		n, err := fetch.Download(ctx, w.Fetcher, src, path, w.MaxSourceBytes)
+		if err != nil && !fetch.Permanent(err) {
+			err = retryable{err}
+		}
+		return n, err
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := app.CheckRead(bucket); err != nil {
+		return 0, err
+	}
+	if w.Sources == nil {
+		return 0, vidjob.Errorf(vidjob.EUNPROCESSABLE, "This server does not read sources from S3.")
+	}
+	n, err := w.Sources.Get(ctx, bucket, key, path, w.MaxSourceBytes)
+	if err != nil && (vidjob.ErrorCode(err) == vidjob.EUNAVAILABLE || vidjob.ErrorCode(err) == vidjob.EINTERNAL) {
+		err = retryable{err}
+	}
+	return n, err
 }

@@ -110,6 +110,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	}
 
 	var store queue.ObjectStore
+	var sources queue.ObjectSource
 	var objects nethttp.Handler
 	if c.S3Endpoint != "" {
 		s3store, err := s3.New(ctx, s3.Config{
@@ -119,14 +120,14 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		store = s3store
+		store, sources = s3store, s3store
 	} else {
 		disk, err := diskstore.New(filepath.Join(c.Data, "objects"), publicURL)
 		if err != nil {
 			return err
 		}
 		defer disk.Close()
-		store, objects = disk, disk.Handler()
+		store, sources, objects = disk, disk, disk.Handler()
 	}
 
 	workers := c.Workers
@@ -142,6 +143,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Store:          store,
 		Fetcher:        client,
 		Postbacks:      &postback.Sender{Client: client},
+		Sources:        sources,
 		MaxSourceBytes: c.MaxSourceBytes,
 		SourceLimits:   ffmpeg.SourceLimits{MaxDuration: c.MaxSourceDuration, MaxWidth: maxW, MaxHeight: maxH},
 		TempDir:        filepath.Join(c.Data, "tmp"),
