@@ -201,10 +201,10 @@ func TestHostileSources(t *testing.T) {
 			return writeFile(t, path, b)
 		}, ""},
 		{"HLS playlist of a local file", text("local.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile://"+secretMedia+"\n#EXTINF:1.0,\n"+secretMedia+"\n#EXT-X-ENDLIST\n"), "playlist"},
-		{"HLS playlist of a URL", text("remote.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n"+origin.URL+"/seg.mkv\n#EXT-X-ENDLIST\n"), "Protocol 'http' not on whitelist"},
+		{"HLS playlist of a URL", text("remote.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n"+origin.URL+"/seg.mkv\n#EXT-X-ENDLIST\n"), "Protocol 'http' not on whitelist 'file'!"},
 		{"HLS playlist of a text file", text("text.m3u8", "#EXTM3U\n#EXTINF:1.0,\nfile://"+secretText+"\n#EXT-X-ENDLIST\n"), "not a video file"},
 		{"concat list of local files", text("list.ffconcat", "ffconcat version 1.0\nfile '"+secretMedia+"'\nfile 'file:"+secretText+"'\n"), "Unsafe file name '<path>'"},
-		{"SDP pointing at the network", text("stream.sdp", "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=video 5004 RTP/AVP 96\na=rtpmap:96 H264/90000\n"), "not a video file"},
+		{"SDP pointing at the network", text("stream.sdp", "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=video 5004 RTP/AVP 96\na=rtpmap:96 H264/90000\n"), "Protocol 'rtp' not on whitelist 'file'!"},
 		{"MKV", clip("clip.mkv", true, mp4...), ""},
 		{"AVI (MPEG-4 part 2, PCM)", clip("clip.avi", true, "-c:v", "mpeg4", "-q:v", "5", "-c:a", "pcm_s16le"), ""},
 		{"MOV", clip("clip.mov", true, mp4...), ""},
