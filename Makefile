@@ -8,7 +8,10 @@ LISTEN ?= 127.0.0.1:8080
 # go test's own timeout; the suite takes a few minutes on two cores.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: run build deps tools test vet soak bench clean
+# Each fuzz target runs this long in `make test`; longer runs: make fuzz FUZZTIME=5m
+FUZZTIME ?= 5s
+
+.PHONY: run build deps tools test vet fuzz vulncheck soak bench clean
 
 ## run: install ffmpeg/exiftool if missing, build, and serve on embedded defaults
 run: deps build
@@ -28,8 +31,18 @@ tools:
 vet:
 	$(GO) vet ./...
 
+## fuzz: run each fuzz target for FUZZTIME on top of its seed corpus in testdata/fuzz
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJobs$$' -fuzztime $(FUZZTIME) ./blitline
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeForm$$' -fuzztime $(FUZZTIME) ./blitline
+	$(GO) test -run '^$$' -fuzz '^FuzzLookup$$' -fuzztime $(FUZZTIME) ./preset
+
+## vulncheck: govulncheck over vidjob's packages (says loudly when it cannot run)
+vulncheck: tools
+	@scripts/vulncheck.sh
+
 ## test: everything: unit, conformance and end-to-end tests with real ffmpeg, S3 and HTTP
-test: deps tools vet
+test: deps tools vet vulncheck fuzz
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 ## soak: 1,000 jobs through API server and worker restarts on PostgreSQL (minutes; CI runs it)

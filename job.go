@@ -104,6 +104,33 @@ type Application struct {
 	ID        string
 	Name      string
 	CreatedAt time.Time
+	// Secret keys the HMAC that signs the application's postbacks, so that
+	// receivers can tell vidjob's deliveries from forgeries.
+	Secret string
+	// Disabled applications may not submit jobs, and their queued jobs fail
+	// rather than run.
+	Disabled bool
+	// Buckets are the destination buckets the application may write to; empty
+	// means any bucket the server's credentials reach.
+	Buckets []string
+}
+
+// CheckSubmit says whether the application may run a job that writes to
+// bucket: an EFORBIDDEN error when it is disabled or the bucket is not among
+// its allowed ones. Checked at submission and again before a job runs.
+func (a *Application) CheckSubmit(bucket string) error {
+	if a.Disabled {
+		return Errorf(EFORBIDDEN, "This application is disabled; its jobs are not run. Ask the operator to enable it.")
+	}
+	if len(a.Buckets) == 0 {
+		return nil
+	}
+	for _, b := range a.Buckets {
+		if b == bucket {
+			return nil
+		}
+	}
+	return Errorf(EFORBIDDEN, "Bucket %q is not among this application's allowed destination buckets.", bucket)
 }
 
 // PostbackAttempt records one try to deliver a job's results.

@@ -200,15 +200,24 @@ func decodeRequest(w *wireJob) (vidjob.Request, error) {
 	src, ok := jsonString(w.Src)
 	if !ok {
 		if bytes.HasPrefix(bytes.TrimSpace(w.Src), []byte("{")) {
-			return req, vidjob.Errorf(vidjob.EUNPROCESSABLE, "src as an S3 object ({\"name\": \"s3\", ...}) is not supported yet; give an http(s) URL.")
+			obj, err := decodeS3Source(w.Src)
+			if err != nil {
+				return req, err
+			}
+			src, ok = obj, true
+		} else {
+			return req, vidjob.Errorf(vidjob.EINVALID, "src must be a string: the URL of the source video.")
 		}
-		return req, vidjob.Errorf(vidjob.EINVALID, "src must be a string: the URL of the source video.")
 	}
 	req.Src = strings.TrimSpace(src)
 	if req.Src == "" {
 		return req, vidjob.Errorf(vidjob.EINVALID, "src is required: the URL of the source video.")
 	}
-	if err := ValidateURL("src", req.Src); err != nil {
+	if _, _, isS3, err := vidjob.ParseS3Source(req.Src); isS3 {
+		if err != nil {
+			return req, err
+		}
+	} else if err := ValidateURL("src", req.Src); err != nil {
 		return req, err
 	}
 	if w.SrcType != "" && w.SrcType != "pre_process_only" {
@@ -365,6 +374,26 @@ func decodeDestination(d *wireS3Destination) (vidjob.Destination, error) {
 	}
 	dest.Headers = d.Headers
 	return dest, nil
+}
+
+// decodeS3Source reads Blitline's {"name": "s3", "bucket": B, "key": K} source
+// object as "s3://B/K".
+func decodeS3Source(raw json.RawMessage) (string, error) {
+	var obj struct {
+		Name   string `json:"name"`
+		Bucket string `json:"bucket"`
+		Key    string `json:"key"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return "", vidjob.Errorf(vidjob.EINVALID, "src as an S3 object must be {\"name\": \"s3\", \"bucket\": ..., \"key\": ...} with string values.")
+	}
+	if obj.Name != "s3" {
+		return "", vidjob.Errorf(vidjob.EUNPROCESSABLE, "src object %q is not supported; give an http(s) URL or {\"name\": \"s3\", \"bucket\": ..., \"key\": ...}.", obj.Name)
+	}
+	if obj.Bucket == "" || obj.Key == "" {
+		return "", vidjob.Errorf(vidjob.EINVALID, "src as an S3 object needs both bucket and key.")
+	}
+	return vidjob.S3Source(obj.Bucket, obj.Key), nil
 }
 
 // ValidateURL checks what can be known of a URL without the network: it parses,

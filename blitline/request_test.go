@@ -149,7 +149,10 @@ func TestDecodeRefusesBadJobsWithSpecificErrors(t *testing.T) {
 			j["pre_process"] = []any{one, one}
 		}), vidjob.EUNPROCESSABLE, "A job may hold one transcode"},
 		{"image functions", mutate(t, func(j map[string]any) { j["functions"] = []any{map[string]any{"name": "resize"}} }), vidjob.EUNPROCESSABLE, "Image functions are not supported"},
-		{"s3 source", mutate(t, func(j map[string]any) { j["src"] = map[string]any{"name": "s3", "bucket": "b", "key": "k"} }), vidjob.EUNPROCESSABLE, "src as an S3 object"},
+		{"s3 source without key", mutate(t, func(j map[string]any) { j["src"] = map[string]any{"name": "s3", "bucket": "bucket"} }), vidjob.EINVALID, "needs both bucket and key"},
+		{"other source object", mutate(t, func(j map[string]any) { j["src"] = map[string]any{"name": "gcs", "bucket": "bucket", "key": "k"} }), vidjob.EUNPROCESSABLE, `src object "gcs" is not supported`},
+		{"s3 source, bad bucket", mutate(t, func(j map[string]any) { j["src"] = map[string]any{"name": "s3", "bucket": "../x", "key": "k"} }), vidjob.EINVALID, "src names an S3 bucket that is not valid"},
+		{"s3 URL, bad key", mutate(t, func(j map[string]any) { j["src"] = "s3://bucket/../../etc/passwd" }), vidjob.EINVALID, "src names an S3 key that is not valid"},
 		{"other pre_process", mutate(t, func(j map[string]any) { j["pre_process"] = map[string]any{"move_original": map[string]any{}} }), vidjob.EUNPROCESSABLE, "pre_process.move_original is not supported"},
 	}
 	for _, c := range cases {
@@ -244,7 +247,7 @@ func FuzzDecodeJobs(f *testing.F) {
 			for _, s := range subs {
 				if s.Err == nil {
 					// What is accepted must be what the worker can rely on.
-					if ValidateURL("src", s.Request.Src) != nil || s.Request.Transcode.PresetID == "" ||
+					if !validSrc(s.Request.Src) || s.Request.Transcode.PresetID == "" ||
 						vidjob.ValidateBucket(s.Request.Transcode.Destination.Bucket) != nil ||
 						vidjob.ValidateKey(s.Request.Transcode.Destination.Key) != nil || s.ApplicationID == "" {
 						t.Fatalf("accepted an invalid job: %+v", s)

@@ -64,7 +64,7 @@ func TestListenAnswersUnknownAndUnfinishedJobs(t *testing.T) {
 	defer close(hang)
 	id := srv.submit(t, localJob(srv.AppID, slowSrv.URL+"/slow.mp4", ""))
 	start := time.Now()
-	resp, err := http.Get(srv.URL + "/listen/" + id)
+	resp, err := srv.rawGet("/listen/" + id)
 	if err != nil {
 		t.Fatal(err)
 	}

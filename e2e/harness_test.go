@@ -177,14 +177,35 @@ func (s *server) post(t *testing.T, path, contentType, body string) (int, map[st
 	return s.do(t, req)
 }
 
-// get fetches path and decodes the JSON answer.
+// get fetches path as the server's application and decodes the JSON answer.
 func (s *server) get(t *testing.T, path string) (int, map[string]any) {
+	t.Helper()
+	return s.getAs(t, s.AppID, path)
+}
+
+// getAs fetches path as application appID ("" for none) and decodes the JSON
+// answer.
+func (s *server) getAs(t *testing.T, appID, path string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if appID != "" {
+		req.Header.Set("X-Application-Id", appID)
+	}
 	return s.do(t, req)
+}
+
+// rawGet fetches path as the server's application and returns the response
+// undecoded; the caller closes its body.
+func (s *server) rawGet(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Application-Id", s.AppID)
+	return http.DefaultClient.Do(req)
 }
 
 func (s *server) do(t *testing.T, req *http.Request) (int, map[string]any) {

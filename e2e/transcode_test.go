@@ -194,7 +194,7 @@ func runReadmeJob(t *testing.T, srv *server, checkURL func(t *testing.T, s3url s
 	}
 
 	// /listen answers with the same results; /jobs says completed.
-	resp, err := http.Get(srv.URL + "/listen/" + jobID)
+	resp, err := srv.rawGet("/listen/" + jobID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func listen(t *testing.T, srv *server, jobID string, timeout time.Duration) map[
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(srv.URL + "/listen/" + jobID)
+		resp, err := srv.rawGet("/listen/" + jobID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,8 +33,13 @@ type Policy struct {
 	ConnectTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for the first response byte; default 30 s.
 	ResponseHeaderTimeout time.Duration
-	// MaxRedirects is the most redirects followed; default 5.
+	// MaxRedirects is the most redirects followed; 0 means the default 5 and a
+	// negative number follows none.
 	MaxRedirects int
+	// ReadTimeout is the longest a response body may go without sending a
+	// byte, so a server that trickles or stalls cannot hold a worker for the
+	// whole job timeout; default 60 s.
+	ReadTimeout time.Duration
 }
 
 // blocked lists the ranges that are not the public internet.
@@ -144,6 +149,11 @@ func (p Policy) Client() *http.Client {
 	if maxRedirects == 0 {
 		maxRedirects = 5
 	}
+	maxRedirects = max(maxRedirects, 0)
+	read := p.ReadTimeout
+	if read == 0 {
+		read = 60 * time.Second
+	}
 	dialer := &net.Dialer{
 		Timeout: connect,
 		// Control runs with the resolved address actually being dialled, so DNS
@@ -170,9 +180,12 @@ func (p Policy) Client() *http.Client {
 		ExpectContinueTimeout: time.Second,
 	}
 	return &http.Client{
-		Transport: transport,
+		Transport: idleTimeoutTransport{next: transport, timeout: read},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRedirects {
+				if maxRedirects == 0 {
+					return errors.New("redirects are not followed")
+				}
 				return fmt.Errorf("stopped after %d redirects", maxRedirects)
 			}
 			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
@@ -238,6 +251,8 @@ func describe(err error) error {
 	switch {
 	case errors.Is(err, ErrForbiddenAddress):
 		return permanent(vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: its address is private or reserved, which this server does not fetch from."))
+	case errors.As(err, new(errStalled)):
+		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: %s.", lastPart(err))
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: the server did not answer in time.")
 	case errors.Is(err, context.Canceled):

@@ -172,6 +172,9 @@ func notMedia(reason string) *vidjob.Error {
 // ffmpeg's log lines.
 var ffmpegContext = regexp.MustCompile(`\[[^\]]* @ 0x[0-9a-f]+\]\s*`)
 
+// absPath matches an absolute path or file: URL in ffmpeg's messages.
+var absPath = regexp.MustCompile(`(^|[\s'"(])(?:file:)?/[^\s'"]+`)
+
 // probeReason turns ffprobe's last error lines into a short clause for the
 // client: the path (which is the worker's temporary file) and ffmpeg's internal
 // context prefixes are removed.
@@ -179,6 +182,9 @@ func probeReason(lines, path string) string {
 	s := strings.ReplaceAll(lines, fileURL(path), "source")
 	s = strings.ReplaceAll(s, path, "source")
 	s = ffmpegContext.ReplaceAllString(s, "")
+	// A hostile source (a concat list, a playlist) can make ffmpeg name other
+	// local files; a message never echoes a path back.
+	s = absPath.ReplaceAllString(s, "${1}<path>")
 	s = strings.ReplaceAll(s, "source: ", "")
 	s = strings.ReplaceAll(s, " | ", "; ")
 	if s == "" {

@@ -63,6 +63,9 @@ type Server struct {
 	MaxJobsPerRequest int
 	// ListenTimeout is how long /listen waits before answering 202; default 60 s.
 	ListenTimeout time.Duration
+	// OpenListen lets GET /listen/{id} answer with the job id alone, as
+	// Blitline's did; by default the caller must name the job's application.
+	OpenListen bool
 	// RecheckInterval is how often a waiting /listen re-reads the database, for
 	// jobs finished by another process; default 2 s.
 	RecheckInterval time.Duration
@@ -203,10 +206,14 @@ func (s *Server) accept(ctx context.Context, sub blitline.Submission) (*vidjob.J
 	if sub.Err != nil {
 		return nil, sub.Err
 	}
-	if _, err := s.Store.FindApplication(ctx, sub.ApplicationID); err != nil {
+	app, err := s.Store.FindApplication(ctx, sub.ApplicationID)
+	if err != nil {
 		if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
 			return nil, vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is not known; check the application_id field.")
 		}
+		return nil, err
+	}
+	if err := app.CheckSubmit(sub.Request.Transcode.Destination.Bucket); err != nil {
 		return nil, err
 	}
 	preset, _, err := s.Catalog.Lookup(sub.Request.Transcode.PresetID)
@@ -216,7 +223,14 @@ func (s *Server) accept(ctx context.Context, sub blitline.Submission) (*vidjob.J
 	if err := preset.Supported(); err != nil {
 		return nil, err
 	}
-	if err := s.Policy.CheckLiteral("src", sub.Request.Src); err != nil {
+	if bucket, _, isS3, err := vidjob.ParseS3Source(sub.Request.Src); isS3 {
+		if err == nil {
+			err = app.CheckRead(bucket)
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else if err := s.Policy.CheckLiteral("src", sub.Request.Src); err != nil {
 		return nil, err
 	}
 	if sub.Request.PostbackURL != "" {
@@ -238,6 +252,15 @@ type listenPending struct {
 // 202 with its state after ListenTimeout so that the client polls again.
 func (s *Server) getListen(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "jobID")
+	var caller *vidjob.Application
+	if !s.OpenListen {
+		app, err := s.caller(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		caller = app
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.ListenTimeout)
 	defer cancel()
 	done, stop := s.Waiter.Wait(id)
@@ -245,7 +268,7 @@ func (s *Server) getListen(w http.ResponseWriter, r *http.Request) {
 	recheck := time.NewTicker(s.RecheckInterval)
 	defer recheck.Stop()
 	for {
-		job, err := s.Store.FindJob(r.Context(), id)
+		job, err := s.findOwnJob(r.Context(), caller, id)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -318,7 +341,12 @@ type attemptView struct {
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	job, err := s.Store.FindJob(ctx, chi.URLParam(r, "jobID"))
+	caller, err := s.caller(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	job, err := s.findOwnJob(ctx, caller, chi.URLParam(r, "jobID"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -377,18 +405,12 @@ type usageView struct {
 
 func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	appID := q.Get("application_id")
-	if appID == "" {
-		s.writeError(w, r, vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is required; pass it as ?application_id=."))
-		return
-	}
-	if _, err := s.Store.FindApplication(r.Context(), appID); err != nil {
-		if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
-			err = vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is not known; check the application_id parameter.")
-		}
+	app, err := s.caller(r)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	appID := app.ID
 	from, err := parseTime("from", q.Get("from"))
 	if err != nil {
 		s.writeError(w, r, err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,6 +34,11 @@ type Delivery struct {
 	// always gets the same DeliveryID and the same body.
 	JobID      string
 	DeliveryID string
+	// Secret is the application's signing secret; every attempt is signed
+	// with it (see Sign).
+	Secret string
+	// Now is the clock for the signature's timestamp; nil means time.Now.
+	Now func() time.Time
 }
 
 // reserved are headers a client's postback_headers may not set, because the
@@ -40,6 +46,7 @@ type Delivery struct {
 var reserved = map[string]bool{
 	"host": true, "content-length": true, "content-type": true, "transfer-encoding": true,
 	"connection": true, "idempotency-key": true, "x-vidjob-job-id": true,
+	"x-vidjob-signature": true, "x-vidjob-timestamp": true,
 }
 
 // Send makes one attempt. It returns the HTTP status (0 when none came) and an
@@ -64,6 +71,13 @@ func (s *Sender) Send(ctx context.Context, d Delivery) (int, error) {
 	req.Header.Set("User-Agent", "vidjob")
 	req.Header.Set("X-Vidjob-Job-Id", d.JobID)
 	req.Header.Set("Idempotency-Key", d.DeliveryID)
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	ts := strconv.FormatInt(now().Unix(), 10)
+	req.Header.Set(TimestampHeader, ts)
+	req.Header.Set(SignatureHeader, "v1="+Sign(d.Secret, ts, d.Body))
 	resp, err := s.Client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("postback to %s: %w", req.URL.Redacted(), err)

@@ -41,6 +41,10 @@ func (w *PostbackWorker) Work(ctx context.Context, rj *river.Job[PostbackArgs]) 
 	if job.Result == nil || job.Request.PostbackURL == "" {
 		return river.JobCancel(fmt.Errorf("job %s has nothing to post back", job.ID))
 	}
+	app, err := db.FindApplication(ctx, job.ApplicationID)
+	if err != nil {
+		return err
+	}
 	contentType, body, err := blitline.PostbackBody(job.Result, job.Request.FormPostback())
 	if err != nil {
 		return river.JobCancel(err)
@@ -53,6 +57,7 @@ func (w *PostbackWorker) Work(ctx context.Context, rj *river.Job[PostbackArgs]) 
 		Headers:     job.Request.PostbackHeaders,
 		JobID:       job.ID,
 		DeliveryID:  job.ID + "-postback",
+		Secret:      app.Secret,
 	})
 	attempt := vidjob.PostbackAttempt{
 		JobID: job.ID, Attempt: rj.Attempt, URL: job.Request.PostbackURL,

@@ -222,8 +222,15 @@ func NewJobID() string {
 }
 
 // NewApplicationID returns a new unguessable application ID: 32 URL-safe base64
-// characters (192 random bits).
-func NewApplicationID() string { return randomToken(32) }
+// characters (192 random bits), never starting with "-" so that it cannot be
+// mistaken for a flag on the command line.
+func NewApplicationID() string {
+	for {
+		if id := randomToken(32); id[0] != '-' {
+			return id
+		}
+	}
+}
 
 func randomToken(n int) string {
 	b := make([]byte, (n*6+7)/8)

@@ -36,6 +36,12 @@ type ObjectStore interface {
 	Put(ctx context.Context, obj vidjob.Object) (string, error)
 }
 
+// ObjectSource reads an object of the server's own storage into a local file,
+// stopping past maxBytes, for s3:// sources (packages diskstore, s3).
+type ObjectSource interface {
+	Get(ctx context.Context, bucket, key, path string, maxBytes int64) (int64, error)
+}
+
 // PresetCatalog finds presets by ID, Description or Name (package preset).
 type PresetCatalog interface {
 	Lookup(name string) (*vidjob.Preset, string, error)
@@ -55,8 +61,13 @@ type TranscodeWorker struct {
 	// allowed (fetch.Policy.Client).
 	Fetcher   *http.Client
 	Postbacks *postback.Sender
+	// Sources reads s3:// sources from the server's storage; nil refuses them.
+	Sources ObjectSource
 	// MaxSourceBytes stops a download that grows past it; 0 means no limit.
 	MaxSourceBytes int64
+	// SourceLimits refuse, at probe time, sources too long or too large to
+	// decode safely.
+	SourceLimits ffmpeg.SourceLimits
 	// TempDir holds each job's working directory, removed when the attempt ends.
 	TempDir        string
 	PricePerMinute vidjob.Micros
@@ -172,6 +183,15 @@ func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArg
 func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
 	db := w.queue.db
 	req := job.Request
+	// The application may have been disabled, or its buckets narrowed, since the
+	// job was accepted: check again before any work starts.
+	app, err := db.FindApplication(ctx, job.ApplicationID)
+	if err != nil {
+		return nil, nil, retryable{err}
+	}
+	if err := app.CheckSubmit(req.Transcode.Destination.Bucket); err != nil {
+		return nil, nil, err
+	}
 	preset, note, err := w.Catalog.Lookup(req.Transcode.PresetID)
 	if err != nil {
 		return nil, nil, err
@@ -189,16 +209,16 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, retryable{err}
 	}
 	srcPath := filepath.Join(dir, "source")
-	n, err := fetch.Download(ctx, w.Fetcher, req.Src, srcPath, w.MaxSourceBytes)
+	n, err := w.fetchSource(ctx, app, req.Src, srcPath)
 	if err != nil {
-		if !fetch.Permanent(err) {
-			err = retryable{err}
-		}
 		return nil, nil, err
 	}
 	log.Info("source fetched", "bytes", n)
 	src, err := w.Media.Probe(ctx, srcPath)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := w.SourceLimits.Check(src); err != nil {
 		return nil, nil, err
 	}
 	originalMeta, err := w.Meta.Meta(ctx, srcPath)
@@ -290,4 +310,31 @@ func (w *TranscodeWorker) progressSaver(ctx context.Context, jobID string) func(
 			w.Logger.Warn("could not save progress", "job_id", jobID, "err", err)
 		}
 	}
+}
+
+// fetchSource downloads src, an http(s) URL or an s3:// object the
+// application may read, into path.
+func (w *TranscodeWorker) fetchSource(ctx context.Context, app *vidjob.Application, src, path string) (int64, error) {
+	bucket, key, isS3, err := vidjob.ParseS3Source(src)
+	if !isS3 {
+		n, err := fetch.Download(ctx, w.Fetcher, src, path, w.MaxSourceBytes)
+		if err != nil && !fetch.Permanent(err) {
+			err = retryable{err}
+		}
+		return n, err
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := app.CheckRead(bucket); err != nil {
+		return 0, err
+	}
+	if w.Sources == nil {
+		return 0, vidjob.Errorf(vidjob.EUNPROCESSABLE, "This server does not read sources from S3.")
+	}
+	n, err := w.Sources.Get(ctx, bucket, key, path, w.MaxSourceBytes)
+	if err != nil && (vidjob.ErrorCode(err) == vidjob.EUNAVAILABLE || vidjob.ErrorCode(err) == vidjob.EINTERNAL) {
+		err = retryable{err}
+	}
+	return n, err
 }

@@ -11,6 +11,18 @@ cd "$root"
 mkdir -p tools/bin
 export GOBIN="$root/tools/bin"
 
+# govulncheck is pinned here rather than in tools/go.mod: adding it there would
+# move versitygw's own dependencies to other versions.
+govulncheck_version=v1.9.0
+gstamp="tools/bin/.govulncheck.version"
+if [[ -x tools/bin/govulncheck && -f "$gstamp" && "$(cat "$gstamp")" == "$govulncheck_version" ]]; then
+	echo "install-tools: govulncheck $govulncheck_version already in tools/bin"
+else
+	echo "install-tools: installing govulncheck $govulncheck_version into tools/bin"
+	go install "golang.org/x/vuln/cmd/govulncheck@$govulncheck_version"
+	echo "$govulncheck_version" >"$gstamp"
+fi
+
 version="$(cd tools && go list -m -f '{{.Version}}' github.com/versity/versitygw)"
 want="versitygw $version"
 stamp="tools/bin/.versitygw.version"

@@ -19,35 +19,6 @@ const (
 	PostbackFailed    = "failed"    // every attempt failed; the results stay on /listen
 )
 
-// CreateApplication stores a new application.
-func (db *DB) CreateApplication(ctx context.Context, app *vidjob.Application) error {
-	if app.CreatedAt.IsZero() {
-		app.CreatedAt = db.Now()
-	}
-	_, err := db.SQL.ExecContext(ctx, db.rebind(`INSERT INTO applications (id, name, created_ms) VALUES (?, ?, ?)`),
-		app.ID, app.Name, app.CreatedAt.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("create application: %w", err)
-	}
-	return nil
-}
-
-// FindApplication returns the application or an ENOTFOUND error.
-func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Application, error) {
-	var app vidjob.Application
-	var created int64
-	err := db.SQL.QueryRowContext(ctx, db.rebind(`SELECT id, name, created_ms FROM applications WHERE id = ?`), id).
-		Scan(&app.ID, &app.Name, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, vidjob.Errorf(vidjob.ENOTFOUND, "Application %q is not known.", id)
-	}
-	if err != nil {
-		return nil, unavailable(fmt.Errorf("find application: %w", err))
-	}
-	app.CreatedAt = time.UnixMilli(created)
-	return &app, nil
-}
-
 // InsertJob stores a newly accepted job in state queued, inside tx so that the
 // job and its queue entry are committed together.
 func (db *DB) InsertJob(ctx context.Context, tx Querier, job *vidjob.Job) error {

@@ -152,7 +152,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate %s: %w", name, err)
 		}
 	}
-	return nil
+	return db.backfillSecrets(ctx, conn)
 }
 
 // rebind turns ? placeholders into $1, $2, ... for PostgreSQL. The queries in

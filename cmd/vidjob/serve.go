@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	nethttp "net/http"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -21,6 +20,7 @@ type ServeCmd struct {
 	Listen        string        `help:"Address to listen on." default:"127.0.0.1:8080" env:"VIDJOB_LISTEN"`
 	Workers       int           `help:"Transcodes run at once in this process; 0 runs none (API only); -1 picks one per two cores." default:"-1" env:"VIDJOB_WORKERS"`
 	ListenTimeout time.Duration `help:"How long GET /listen waits for a job to end before answering 202." default:"60s" env:"VIDJOB_LISTEN_TIMEOUT"`
+	OpenListen    bool          `help:"Let GET /listen/{job_id} answer without the job's application ID, as Blitline's did (job IDs are unguessable, but anyone holding one can read the results)." env:"VIDJOB_OPEN_LISTEN"`
 }
 
 // Run serves until ctx is cancelled (SIGINT or SIGTERM).
@@ -48,26 +48,20 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	}
 
 	api := &vidjobhttp.Server{
-		Submitter: rt.queue,
-		Store:     rt.db,
-		Catalog:   rt.catalog,
-		Waiter:    rt.queue.Hub(),
-		Policy:    rt.policy,
-		Objects:   rt.objects,
-		Logger:    logger,
+		Submitter:  rt.queue,
+		Store:      rt.db,
+		Catalog:    rt.catalog,
+		Waiter:     rt.queue.Hub(),
+		Policy:     rt.policy,
+		OpenListen: c.OpenListen,
+		Objects:    rt.objects,
+		Logger:     logger,
 		// Blitline's limit was 250,000 characters of job JSON; a request may
 		// carry up to 100 jobs of ordinary size.
 		MaxBodyBytes:  1 << 20,
 		ListenTimeout: c.ListenTimeout,
 	}
-	srv := &nethttp.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      10 * time.Minute, // /listen waits 60 s; /objects may stream large files
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := vidjobhttp.NewHTTPServer(api.Handler(), vidjobhttp.ServerLimits{})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	logger.Info("vidjob serving", "listen", listener.Addr().String(), "public_url", publicURL,

@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vidjob/vidjob"
+)
+
+// NewSecret returns a new postback signing secret: 256 random bits from the
+// system's cryptographic source, URL-safe base64 with a "vjs_" prefix so that
+// it is recognisable in a leaked config.
+func NewSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return "vjs_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CreateApplication stores a new application, giving it a signing secret when
+// it has none.
+func (db *DB) CreateApplication(ctx context.Context, app *vidjob.Application) error {
+	if app.CreatedAt.IsZero() {
+		app.CreatedAt = db.Now()
+	}
+	if app.Secret == "" {
+		app.Secret = NewSecret()
+	}
+	_, err := db.SQL.ExecContext(ctx, db.rebind(`INSERT INTO applications (id, name, created_ms, secret) VALUES (?, ?, ?, ?)`),
+		app.ID, app.Name, app.CreatedAt.UnixMilli(), app.Secret)
+	if err != nil {
+		return fmt.Errorf("create application: %w", err)
+	}
+	return nil
+}
+
+// FindApplication returns the application, with its secret and allowed
+// buckets, or an ENOTFOUND error.
+func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Application, error) {
+	var app vidjob.Application
+	var created int64
+	var disabled sql.NullInt64
+	err := db.SQL.QueryRowContext(ctx, db.rebind(`SELECT id, name, created_ms, secret, disabled_ms FROM applications WHERE id = ?`), id).
+		Scan(&app.ID, &app.Name, &created, &app.Secret, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vidjob.Errorf(vidjob.ENOTFOUND, "Application %q is not known.", id)
+	}
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("find application: %w", err))
+	}
+	app.CreatedAt = time.UnixMilli(created)
+	app.Disabled = disabled.Valid
+	rows, err := db.SQL.QueryContext(ctx, db.rebind(`SELECT bucket FROM application_buckets WHERE application_id = ? ORDER BY bucket`), id)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("find application buckets: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("find application buckets: %w", err)
+		}
+		app.Buckets = append(app.Buckets, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(fmt.Errorf("find application buckets: %w", err))
+	}
+	return &app, nil
+}
+
+// execApp runs one statement that must touch an existing application.
+func (db *DB) execApp(ctx context.Context, id, what, query string, args ...any) error {
+	res, err := db.SQL.ExecContext(ctx, db.rebind(query), args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return vidjob.Errorf(vidjob.ENOTFOUND, "Application %q is not known.", id)
+	}
+	return nil
+}
+
+// RotateSecret gives the application a new signing secret and returns it; the
+// old one stops working at once.
+func (db *DB) RotateSecret(ctx context.Context, id string) (string, error) {
+	secret := NewSecret()
+	if err := db.execApp(ctx, id, "rotate secret", `UPDATE applications SET secret = ? WHERE id = ?`, secret, id); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// SetApplicationDisabled disables or re-enables an application.
+func (db *DB) SetApplicationDisabled(ctx context.Context, id string, disabled bool) error {
+	var at any
+	if disabled {
+		at = db.Now().UnixMilli()
+	}
+	return db.execApp(ctx, id, "disable application", `UPDATE applications SET disabled_ms = ? WHERE id = ?`, at, id)
+}
+
+// AllowBucket adds bucket to the application's allowed destination buckets.
+func (db *DB) AllowBucket(ctx context.Context, id, bucket string) error {
+	if err := vidjob.ValidateBucket(bucket); err != nil {
+		return err
+	}
+	if _, err := db.FindApplication(ctx, id); err != nil {
+		return err
+	}
+	q := `INSERT INTO application_buckets (application_id, bucket) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	if _, err := db.SQL.ExecContext(ctx, db.rebind(q), id, bucket); err != nil {
+		return fmt.Errorf("allow bucket: %w", err)
+	}
+	return nil
+}
+
+// DisallowBucket removes bucket from the application's allowed destination
+// buckets; removing the last one lets the application write anywhere again.
+func (db *DB) DisallowBucket(ctx context.Context, id, bucket string) error {
+	if _, err := db.FindApplication(ctx, id); err != nil {
+		return err
+	}
+	if _, err := db.SQL.ExecContext(ctx, db.rebind(`DELETE FROM application_buckets WHERE application_id = ? AND bucket = ?`), id, bucket); err != nil {
+		return fmt.Errorf("disallow bucket: %w", err)
+	}
+	return nil
+}
+
+// backfillSecrets gives a secret to applications created before secrets
+// existed, so that every postback can be signed.
+func (db *DB) backfillSecrets(ctx context.Context, q Querier) error {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM applications WHERE secret = ''`)
+	if err != nil {
+		return fmt.Errorf("backfill secrets: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("backfill secrets: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := q.ExecContext(ctx, db.rebind(`UPDATE applications SET secret = ? WHERE id = ? AND secret = ''`), NewSecret(), id); err != nil {
+			return fmt.Errorf("backfill secrets: %w", err)
+		}
+	}
+	return nil
+}
