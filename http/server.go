@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -67,6 +68,18 @@ type Server struct {
 	// jobs finished by another process; default 2 s.
 	RecheckInterval time.Duration
 	Logger          *slog.Logger
+
+	// Lists reads job lists, applications and daily usage (package sqlstore).
+	Lists Lister
+	// Presets lists the catalog on the dashboard.
+	Presets PresetLister
+	// AdminToken guards the dashboard and /metrics; empty locks them.
+	AdminToken string
+	// Metrics serves /metrics (package metrics); nil serves none.
+	Metrics http.Handler
+
+	slotsOnce sync.Once
+	slots     chan struct{}
 }
 
 // Handler returns the routed API.
@@ -89,6 +102,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/jobs/{jobID}", s.getJob)
 	r.Get("/usage", s.getUsage)
 	r.Get("/healthz", s.getHealth)
+	r.Get("/jobs", s.listJobs)
+	r.Get("/openapi.json", s.getOpenAPI)
+	r.Get("/docs", s.getDocs)
+	s.mountOperator(r)
 	if s.Objects != nil {
 		r.Method(http.MethodGet, "/objects/*", s.Objects)
 		r.Method(http.MethodHead, "/objects/*", s.Objects)

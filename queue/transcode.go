@@ -36,6 +36,19 @@ type ObjectStore interface {
 	Put(ctx context.Context, obj vidjob.Object) (string, error)
 }
 
+// Recorder counts what a job moved and how long ffmpeg took (package metrics).
+type Recorder interface {
+	SourceFetched(bytes int64)
+	Transcoded(presetID string, took time.Duration, mediaSeconds float64)
+	OutputStored(bytes int64)
+}
+
+type noRecorder struct{}
+
+func (noRecorder) SourceFetched(int64)                       {}
+func (noRecorder) Transcoded(string, time.Duration, float64) {}
+func (noRecorder) OutputStored(int64)                        {}
+
 // PresetCatalog finds presets by ID, Description or Name (package preset).
 type PresetCatalog interface {
 	Lookup(name string) (*vidjob.Preset, string, error)
@@ -61,6 +74,8 @@ type TranscodeWorker struct {
 	TempDir        string
 	PricePerMinute vidjob.Micros
 	Logger         *slog.Logger
+	// Metrics counts bytes and transcode time; nil counts nothing.
+	Metrics Recorder
 
 	queue *Queue
 }
@@ -194,6 +209,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, err
 	}
 	log.Info("source fetched", "bytes", n)
+	w.recorder().SourceFetched(n)
 	src, err := w.Media.Probe(ctx, srcPath)
 	if err != nil {
 		return nil, nil, err
@@ -214,6 +230,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, err
 	}
 	total := time.Duration(src.Duration * float64(time.Second))
+	encodeStart := time.Now()
 	if err := w.Media.Transcode(ctx, args, total, w.progressSaver(ctx, job.ID)); err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, err
@@ -225,10 +242,13 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		}
 		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
 	}
+	took := time.Since(encodeStart)
 	out, err := w.Media.Probe(ctx, outPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("probe output: %w", err)
 	}
+	w.recorder().Transcoded(preset.ID, took, out.Duration)
+	log.Info("transcoded", "preset", preset.ID, "seconds", took.Seconds(), "media_seconds", out.Duration)
 	meta, err := w.Meta.Meta(ctx, outPath)
 	if err != nil {
 		return nil, nil, retryable{fmt.Errorf("describe output: %w", err)}
@@ -254,6 +274,10 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The output could not be stored in bucket %s.", dest.Bucket)}
 	}
 
+	if fi, err := os.Stat(outPath); err == nil {
+		w.recorder().OutputStored(fi.Size())
+	}
+
 	billed := out.BilledDuration()
 	charge := vidjob.NewCharge(job.ID, job.ApplicationID, billed.Milliseconds(), w.PricePerMinute)
 	return &vidjob.Result{
@@ -269,6 +293,13 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 			Objects:         []string{dest.Key},
 		},
 	}, &charge, nil
+}
+
+func (w *TranscodeWorker) recorder() Recorder {
+	if w.Metrics == nil {
+		return noRecorder{}
+	}
+	return w.Metrics
 }
 
 // progressSaver returns a callback that stores transcode progress at most once a

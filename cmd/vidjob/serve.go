@@ -20,6 +20,7 @@ import (
 	"github.com/vidjob/vidjob/fetch"
 	"github.com/vidjob/vidjob/ffmpeg"
 	vidjobhttp "github.com/vidjob/vidjob/http"
+	"github.com/vidjob/vidjob/metrics"
 	"github.com/vidjob/vidjob/postback"
 	"github.com/vidjob/vidjob/preset"
 	"github.com/vidjob/vidjob/queue"
@@ -43,6 +44,7 @@ type ServeCmd struct {
 	FFmpegThreads        int             `name:"ffmpeg-threads" help:"Threads per ffmpeg process; 0 lets ffmpeg choose." default:"0" env:"VIDJOB_FFMPEG_THREADS"`
 	ListenTimeout        time.Duration   `help:"How long GET /listen waits for a job to end before answering 202." default:"60s" env:"VIDJOB_LISTEN_TIMEOUT"`
 	ShutdownGrace        time.Duration   `help:"On SIGTERM, how long running jobs may finish before they are released for retry." default:"30s" env:"VIDJOB_SHUTDOWN_GRACE"`
+	AdminToken           string          `help:"Token for the dashboard and /metrics; empty uses DATA/admin-token, made at first start." env:"VIDJOB_ADMIN_TOKEN"`
 
 	S3Endpoint   string `name:"s3-endpoint" help:"S3-compatible endpoint URL; empty stores outputs on local disk under DATA/objects." env:"VIDJOB_S3_ENDPOINT"`
 	S3Region     string `name:"s3-region" help:"S3 region." default:"us-east-1" env:"VIDJOB_S3_REGION"`
@@ -79,6 +81,11 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
+	admin, err := adminToken(c.AdminToken, c.Data, logger)
+	if err != nil {
+		return err
+	}
+	stats := metrics.New(db, logger)
 
 	listener, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -126,6 +133,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		TempDir:        filepath.Join(c.Data, "tmp"),
 		PricePerMinute: price,
 		Logger:         logger,
+		Metrics:        stats,
 	}
 	q, err := queue.New(db, transcoder, queue.Config{
 		Workers:          workers,
@@ -152,6 +160,10 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		// carry up to 100 jobs of ordinary size.
 		MaxBodyBytes:  1 << 20,
 		ListenTimeout: c.ListenTimeout,
+		Lists:         db,
+		Presets:       catalog,
+		AdminToken:    admin,
+		Metrics:       stats.Handler(),
 	}
 	srv := &nethttp.Server{
 		Handler:           api.Handler(),
