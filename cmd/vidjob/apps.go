@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"text/tabwriter"
 
 	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/queue"
@@ -14,6 +15,7 @@ import (
 // AppsCmd groups the application subcommands.
 type AppsCmd struct {
 	Create AppsCreateCmd `cmd:"" help:"Create an application and print its application_id alone on stdout. Example: vidjob apps create acme --data ./data"`
+	List   AppsListCmd   `cmd:"" help:"List applications. Example: vidjob apps list --data ./data"`
 }
 
 // AppsCreateCmd creates an application.
@@ -52,4 +54,28 @@ func openDatabase(ctx context.Context, f DatabaseFlags) (*sqlstore.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// AppsListCmd lists applications.
+type AppsListCmd struct {
+	DatabaseFlags
+}
+
+// Run prints a table of applications.
+func (c *AppsListCmd) Run(ctx context.Context, logger *slog.Logger) error {
+	db, err := openDatabase(ctx, c.DatabaseFlags)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	apps, err := db.ListApplications(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APPLICATION ID\tNAME\tCREATED (UTC)")
+	for _, a := range apps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.ID, a.Name, a.CreatedAt.UTC().Format("2006-01-02 15:04:05"))
+	}
+	return tw.Flush()
 }

@@ -21,6 +21,12 @@ type CLI struct {
 
 	Serve ServeCmd `cmd:"" help:"Run the API server and transcoding workers."`
 	Apps  AppsCmd  `cmd:"" help:"Manage applications (API clients)."`
+
+	Submit  SubmitCmd  `cmd:"" help:"Submit a job to a vidjob server. Example: vidjob submit --src https://example.com/in.mp4 --preset 'System preset generic 720p' --bucket videos --key out/720p.mp4 --wait   (or: vidjob submit job.json --wait)"`
+	Presets PresetsCmd `cmd:"" help:"List the presets a job may name. Example: vidjob presets   (or: vidjob presets --json)"`
+	Jobs    JobsCmd    `cmd:"" help:"List your application's jobs, newest first. Example: vidjob jobs --status failed"`
+	Job     JobCmd     `cmd:"" help:"Show one job: state, progress, results, charge, postback attempts. Example: vidjob job 1a2b3c..."`
+	Usage   UsageCmd   `cmd:"" help:"Show your application's billed jobs, minutes and amount. Example: vidjob usage --from 2026-11-01 --to 2026-12-01"`
 }
 
 // DatabaseFlags choose the database.
