@@ -17,6 +17,7 @@ import (
 	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/fetch"
 	"github.com/vidjob/vidjob/ffmpeg"
+	"github.com/vidjob/vidjob/internal/logctx"
 	"github.com/vidjob/vidjob/postback"
 )
 
@@ -100,6 +101,7 @@ func (w *TranscodeWorker) NextRetry(job *river.Job[TranscodeArgs]) time.Time {
 func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]) error {
 	db := w.queue.db
 	log := w.Logger.With("job_id", rj.Args.JobID, "attempt", rj.Attempt)
+	ctx = logctx.With(ctx, "job_id", rj.Args.JobID)
 	job, err := db.FindJob(ctx, rj.Args.JobID)
 	if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
 		return river.JobCancel(err)

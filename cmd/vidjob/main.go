@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/vidjob/vidjob/internal/logctx"
 )
 
 // CLI is the command line; every flag can also come from a VIDJOB_* variable.
@@ -54,8 +56,10 @@ func main() {
 
 func newLogger(level slog.Level, format string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
+	// logctx adds the job_id that a worker puts in the context to the lines of
+	// the packages it calls.
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(logctx.Handler(slog.NewJSONHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(logctx.Handler(slog.NewTextHandler(os.Stderr, opts)))
 }

@@ -35,7 +35,7 @@ func (c *PresetsCmd) Run(ctx context.Context) error {
 		if p.Video != nil {
 			video = fmt.Sprintf("%s %s×%s", p.Video.Codec, p.Video.MaxWidth, p.Video.MaxHeight)
 		}
-		if p.Audio != nil {
+		if p.Audio != nil && p.Audio.Codec != "" {
 			audio = p.Audio.Codec
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Container, video, audio, p.Status)
