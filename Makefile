@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 # go test's own timeout; the suite takes a few minutes on two cores.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: run build deps tools test vet fuzz clean
+.PHONY: run build deps tools browser test vet fuzz clean
 
 ## run: install ffmpeg/exiftool if missing, build, and serve on embedded defaults
 run: deps build
@@ -28,8 +28,12 @@ tools:
 vet:
 	$(GO) vet ./...
 
-## test: everything: unit, conformance and end-to-end tests with real ffmpeg, S3 and HTTP
-test: deps tools vet
+## browser: install Debian's chromium for the dashboard's browser test
+browser:
+	@scripts/install-browser.sh >/dev/null
+
+## test: everything: unit, conformance and end-to-end tests with real ffmpeg, S3, HTTP and a headless browser
+test: deps tools browser vet
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 clean:

@@ -155,7 +155,7 @@ func TestDashboardFollowsAJobAndPlaysItsOutput(t *testing.T) {
 	}
 	texts := get(t, ctx, "read the job page", chromedp.Evaluate[pageText](`({
 		charge: [...document.querySelectorAll('h2')].find(h => h.textContent === 'Charge').parentElement.textContent,
-		meta: document.querySelectorAll('section.meta table.kv tr').length,
+		meta: document.querySelectorAll('table.meta tbody tr').length,
 	})`))
 	if !strings.Contains(texts.Charge, "$0.0389") || texts.Meta < 20 {
 		t.Errorf("job page shows charge %q and %d metadata rows; want $0.0389 and both sides' metadata", strings.TrimSpace(texts.Charge), texts.Meta)

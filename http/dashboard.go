@@ -129,37 +129,52 @@ func (s *Server) pageJobs(w http.ResponseWriter, r *http.Request) {
 		sum := summarize(j)
 		rows = append(rows, jobRow{jobSummary: sum, AppName: names[j.ApplicationID], Percent: percent(j.Progress, sum.State)})
 	}
-	namesJSON, _ := json.Marshal(names)
 	s.render(w, r, http.StatusOK, "jobs", struct {
 		page
 		States   []string
 		Status   string
 		Apps     []vidjob.Application
 		AppID    string
-		AppNames string
+		AppNames map[string]string
 		Jobs     []jobRow
 		Since    int64
-	}{page{"Jobs", "jobs"}, allStates, string(state), apps, appID, string(namesJSON), rows, since.UnixMilli()})
+	}{page{"Jobs", "jobs"}, allStates, string(state), apps, appID, names, rows, since.UnixMilli()})
 }
 
-// metaRow is one line of a metadata table.
+// metaRow is one line of the metadata table: a field of the source and of the
+// output side by side.
 type metaRow struct {
-	Key   string
-	Value string
+	Key            string
+	Source, Output string
+	Differs        bool
 }
 
-func metaRows(m vidjob.Meta) []metaRow {
-	rows := make([]metaRow, 0, len(m))
-	for k, v := range m {
-		var val string
-		switch v := v.(type) {
-		case string:
-			val = v
-		default:
-			b, _ := json.Marshal(v)
-			val = string(b)
-		}
-		rows = append(rows, metaRow{k, val})
+func metaValue(m vidjob.Meta, k string) (string, bool) {
+	v, ok := m[k]
+	if !ok {
+		return "", false
+	}
+	if s, ok := v.(string); ok {
+		return s, true
+	}
+	b, _ := json.Marshal(v)
+	return string(b), true
+}
+
+// metaRows joins the source's and the output's metadata on their field names.
+func metaRows(src, out vidjob.Meta) []metaRow {
+	keys := map[string]bool{}
+	for k := range src {
+		keys[k] = true
+	}
+	for k := range out {
+		keys[k] = true
+	}
+	rows := make([]metaRow, 0, len(keys))
+	for k := range keys {
+		a, _ := metaValue(src, k)
+		b, _ := metaValue(out, k)
+		rows = append(rows, metaRow{Key: k, Source: a, Output: b, Differs: a != b})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
 	return rows
@@ -180,8 +195,7 @@ type jobPage struct {
 	Playable        bool
 	IsStream        bool
 	Errors          []string
-	SourceMeta      []metaRow
-	OutputMeta      []metaRow
+	Meta            []metaRow
 	Postback        *struct {
 		URL      string
 		State    string
@@ -214,12 +228,15 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 	}
 	if res := job.Result; res != nil {
 		p.Errors = res.Errors
-		p.SourceMeta = metaRows(res.OriginalMeta)
+		var outMeta vidjob.Meta
 		if v := res.Video; v != nil {
-			p.OutputURL, p.OutputMeta = v.S3URL, metaRows(v.Meta)
+			p.OutputURL, outMeta = v.S3URL, v.Meta
 			if v.PresetID != "" {
 				p.PresetID = v.PresetID
 			}
+		}
+		if len(res.OriginalMeta) > 0 || len(outMeta) > 0 {
+			p.Meta = metaRows(res.OriginalMeta, outMeta)
 		}
 	}
 	switch strings.ToLower(p.Container) {
