@@ -167,6 +167,22 @@ func TestDashboardFollowsAJobAndPlaysItsOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The status filter applies on change, through the page's own script.
+	run("filter by status", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#jobs")))
+	get(t, ctx, "choose failed", chromedp.Evaluate[bool](`(() => {
+		const s = document.querySelector('select[name=status]');
+		s.value = 'failed';
+		s.dispatchEvent(new Event('change'));
+		return true;
+	})()`))
+	run("filtered page", chromedp.WaitVisible(chromedp.CSS("#empty")))
+	if loc := get(t, ctx, "location", chromedp.Location()); !strings.Contains(loc, "status=failed") {
+		t.Errorf("after choosing 'failed' the page is %s", loc)
+	}
+	if n := get(t, ctx, "rows", chromedp.Evaluate[int](`document.querySelectorAll('#jobs tbody tr').length`)); n != 0 {
+		t.Errorf("filtered by failed, the table shows %d rows", n)
+	}
+
 	// The usage page charts the minute; at phone width nothing overflows.
 	run("usage page", chromedp.Navigate(srv.URL+"/ui/usage"), chromedp.WaitVisible(chromedp.CSS("svg")))
 	bars := get(t, ctx, "usage bars", chromedp.Evaluate[int](`[...document.querySelectorAll('rect.barrect')].filter(r => parseFloat(r.getAttribute('height')) > 0).length`))

@@ -56,6 +56,12 @@
     es.onerror = function () { if (live) live.className = "live"; };
   }
 
+  // Filters apply as soon as they change (inline handlers are barred by the
+  // page's Content-Security-Policy).
+  document.querySelectorAll("form.filters select").forEach(function (sel) {
+    sel.addEventListener("change", function () { sel.form.submit(); });
+  });
+
   var table = document.getElementById("jobs");
   if (table) {
     var names = {};
