@@ -57,7 +57,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	h.Set("Referrer-Policy", "same-origin")
 	// Scripts and styles only from this server; media may come from the object
 	// store, wherever it is.
-	h.Set("Content-Security-Policy", "default-src 'self'; media-src *; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("Content-Security-Policy", "default-src 'self'; media-src *; img-src * data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
@@ -192,11 +192,13 @@ type jobPage struct {
 	Bucket, Key     string
 	OutputURL       string
 	Container       string
-	Playable        bool
-	IsStream        bool
-	Errors          []string
-	Meta            []metaRow
-	Postback        *struct {
+	// Player is how the page shows the output: "video", "audio", "image",
+	// "hls" (a player only where the browser plays HLS natively) or "" (a link).
+	Player      string
+	ContentType string
+	Errors      []string
+	Meta        []metaRow
+	Postback    *struct {
 		URL      string
 		State    string
 		Attempts []attemptView
@@ -239,11 +241,15 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 			p.Meta = metaRows(res.OriginalMeta, outMeta)
 		}
 	}
-	switch strings.ToLower(p.Container) {
+	switch c := strings.ToLower(p.Container); c {
 	case "mp4", "webm":
-		p.Playable = true
-	case "ts", "fmp4":
-		p.IsStream = true
+		p.Player = "video"
+	case "mp3", "flac", "wav", "oga", "ogg":
+		p.Player = "audio"
+	case "gif":
+		p.Player = "image"
+	case "ts":
+		p.Player, p.ContentType = "hls", vidjob.ContainerContentType(c)
 	}
 	charge, err := s.Store.FindCharge(ctx, job.ID)
 	if err != nil {

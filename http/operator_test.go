@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/preset"
 	"github.com/vidjob/vidjob/sqlstore"
 )
 
@@ -171,6 +173,75 @@ func TestListJobsChecksItsParameters(t *testing.T) {
 		if want != 200 {
 			if res, _ := body["results"].(map[string]any); res == nil || res["error"] == "" {
 				t.Errorf("GET /jobs%s: %v is not Blitline's error shape", query, body)
+			}
+		}
+	}
+}
+
+// TestJobPageEscapesWhatClientsWrote renders a job whose client-chosen fields
+// carry markup and a javascript: URL; the page must show them inert, and show a
+// player for an MP4 output.
+func TestJobPageEscapesWhatClientsWrote(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	catalog, err := preset.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Store: db, Lists: db, Catalog: catalog, Presets: catalog, AdminToken: testToken, Logger: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+
+	db.CreateApplication(ctx, &vidjob.Application{ID: "app", Name: "<b>acme</b>"})
+	job := &vidjob.Job{ID: "j1", ApplicationID: "app", Request: vidjob.Request{
+		Src: "javascript:alert(1)",
+		Transcode: vidjob.Transcode{PresetID: "1351620000001-000010", VideoIdentifier: `<script>alert("id")</script>`,
+			Destination: vidjob.Destination{Bucket: "b", Key: "k.mp4"}},
+	}}
+	db.InsertJob(ctx, nil, job)
+	job.State = vidjob.StateCompleted
+	job.Result = &vidjob.Result{JobID: "j1", OriginalMeta: vidjob.Meta{"Title": `<img src=x onerror=alert(1)>`, "Duration": "4 s"},
+		Video: &vidjob.VideoResult{S3URL: "http://store.example/b/k.mp4", Meta: vidjob.Meta{"Duration": "4.01 s"}}}
+	c := vidjob.NewCharge("j1", "app", 4000, vidjob.DefaultPricePerMinute)
+	if _, err := db.FinishJob(ctx, nil, job, &c, vidjob.DefaultPricePerMinute); err != nil {
+		t.Fatal(err)
+	}
+	for path, wants := range map[string][]string{
+		"/ui/jobs/j1": {`<video id="player"`, `src="http://store.example/b/k.mp4"`, "&lt;script&gt;", "&lt;img src=x onerror=alert(1)&gt;",
+			`<td>4 s</td><td>4.01 s</td>`, "$0.0389", "#ZgotmplZ"},
+		"/":           {`data-job-id="j1"`, "&lt;b&gt;acme&lt;/b&gt;", "100%"},
+		"/ui/presets": {"1351620000001-000010", "System preset: Generic 720p"},
+		"/ui/usage":   {"<svg", "<strong>1</strong> minutes", "$0.0389"},
+		"/docs":       {"/openapi.json", "<code>/jobs/{jobID}</code>"},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page := string(body)
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: HTTP %d\n%s", path, resp.StatusCode, page)
+			continue
+		}
+		for _, want := range wants {
+			if !strings.Contains(page, want) {
+				t.Errorf("GET %s lacks %q", path, want)
+			}
+		}
+		for _, bad := range []string{"<script>alert", "<b>acme</b>", `href="javascript:`, "<img src=x"} {
+			if strings.Contains(page, bad) {
+				t.Errorf("GET %s carries client markup %q unescaped", path, bad)
 			}
 		}
 	}

@@ -62,6 +62,11 @@
     sel.addEventListener("change", function () { sel.form.submit(); });
   });
 
+  // HLS plays without a library only where the browser reads it natively.
+  document.querySelectorAll("video.native-only").forEach(function (v) {
+    if (v.canPlayType(v.getAttribute("data-type"))) v.hidden = false;
+  });
+
   var table = document.getElementById("jobs");
   if (table) {
     var names = {};
