@@ -189,6 +189,8 @@ func TestDashboardFollowsAJobAndPlaysItsOutput(t *testing.T) {
 	if bars != 1 {
 		t.Errorf("usage chart has %d non-empty bars, want 1 (today)", bars)
 	}
+	usageShot := get(t, ctx, "screenshot the usage page", chromedp.FullScreenshot(100))
+	os.WriteFile(filepath.Join(artifacts, "dashboard-usage.png"), usageShot, 0o644)
 	for _, page := range []struct{ path, file string }{{"/", "dashboard-phone.png"}, {"/ui/jobs/" + id, "dashboard-job-phone.png"}} {
 		run("phone width "+page.path, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(srv.URL+page.path),
 			chromedp.WaitVisible(chromedp.CSS("main")))

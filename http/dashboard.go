@@ -298,7 +298,11 @@ type usageChart struct {
 	Width, Height, Base float64
 	Bars                []chartBar
 	Max                 int64
-	First, Last         string
+	// AmountLine is the polyline of the amount per day, scaled to its own
+	// maximum (the price per minute may change over time).
+	AmountLine  string
+	MaxAmount   string
+	First, Last string
 }
 
 func (s *Server) pageUsage(w http.ResponseWriter, r *http.Request) {
@@ -349,6 +353,12 @@ func (s *Server) pageUsage(w http.ResponseWriter, r *http.Request) {
 		c := &data.Chart
 		c.Width, c.Height, c.Base = float64(days*10), 100, 99
 		c.First, c.Last = from.Format("2006-01-02"), today.Format("2006-01-02")
+		var maxAmount vidjob.Micros
+		for _, d := range rows {
+			maxAmount = max(maxAmount, d.Amount)
+		}
+		c.MaxAmount = maxAmount.String()
+		var line []string
 		for i := 0; i < days; i++ {
 			day := from.AddDate(0, 0, i).Format("2006-01-02")
 			d := byDay[day]
@@ -357,7 +367,13 @@ func (s *Server) pageUsage(w http.ResponseWriter, r *http.Request) {
 				h = float64(d.Minutes) / float64(c.Max) * 96
 			}
 			c.Bars = append(c.Bars, chartBar{X: float64(i*10) + 1, Y: c.Base - h, W: 8, H: h, Label: day, Minutes: d.Minutes, Amount: d.Amount.String()})
+			y := c.Base
+			if maxAmount > 0 {
+				y -= float64(d.Amount) / float64(maxAmount) * 96
+			}
+			line = append(line, fmt.Sprintf("%d,%.1f", i*10+5, y))
 		}
+		c.AmountLine = strings.Join(line, " ")
 	}
 	s.render(w, r, http.StatusOK, "usage", data)
 }
