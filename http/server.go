@@ -93,6 +93,9 @@ func (s *Server) Handler() http.Handler {
 	if s.RecheckInterval == 0 {
 		s.RecheckInterval = 2 * time.Second
 	}
+	if l, ok := s.Store.(Lister); ok && s.Lists == nil {
+		s.Lists = l
+	}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
 	r.Use(s.logRequests)

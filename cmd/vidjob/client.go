@@ -35,6 +35,15 @@ func (f ClientFlags) client() (*apiClient, error) {
 	return &apiClient{base: strings.TrimRight(f.Server, "/"), http: &http.Client{Timeout: 90 * time.Second}}, nil
 }
 
+// appQuery names the application on reads of one job, for servers that scope
+// them to it; empty when no application ID is set.
+func (f ClientFlags) appQuery() string {
+	if f.ApplicationID == "" {
+		return ""
+	}
+	return "?" + url.Values{"application_id": {f.ApplicationID}}.Encode()
+}
+
 func (f ClientFlags) needApp() error {
 	if f.ApplicationID == "" {
 		return errors.New("an application ID is needed: pass --application-id or set VIDJOB_APPLICATION_ID (vidjob apps create NAME makes one)")
@@ -175,7 +184,7 @@ func (c *JobCmd) Run(ctx context.Context) error {
 		return err
 	}
 	var out json.RawMessage
-	if err := api.getJSON(ctx, "/jobs/"+url.PathEscape(c.ID), &out); err != nil {
+	if err := api.getJSON(ctx, "/jobs/"+url.PathEscape(c.ID)+c.appQuery(), &out); err != nil {
 		return err
 	}
 	return printJSON(out)

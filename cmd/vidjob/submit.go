@@ -253,7 +253,7 @@ func (c *SubmitCmd) follow(ctx context.Context, api *apiClient, id string) (bool
 			State    string  `json:"state"`
 			Progress float64 `json:"progress"`
 		}
-		if err := api.getJSON(ctx, "/jobs/"+url.PathEscape(id), &st); err != nil {
+		if err := api.getJSON(ctx, "/jobs/"+url.PathEscape(id)+c.appQuery(), &st); err != nil {
 			return false, fmt.Errorf("follow job %s: %w", id, err)
 		}
 		view.update(st.State, percentOf(st.State, st.Progress))
@@ -267,7 +267,7 @@ func (c *SubmitCmd) follow(ctx context.Context, api *apiClient, id string) (bool
 		case <-tick.C:
 		}
 	}
-	_, raw, err := api.do(ctx, http.MethodGet, "/listen/"+url.PathEscape(id), nil)
+	_, raw, err := api.do(ctx, http.MethodGet, "/listen/"+url.PathEscape(id)+c.appQuery(), nil)
 	if err != nil {
 		return false, fmt.Errorf("results of job %s: %w", id, err)
 	}
