@@ -101,13 +101,33 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.streamsDone():
+			// The server is shutting down; the browser reconnects elsewhere or later.
+			return
 		case <-poll.C:
 		}
 	}
 }
 
+// StopStreams ends every live feed, so that a graceful shutdown need not wait
+// for dashboards to close (register it with http.Server.RegisterOnShutdown).
+func (s *Server) StopStreams() {
+	s.streamsDone()
+	s.stopOnce.Do(func() { close(s.stop) })
+}
+
+func (s *Server) streamsDone() <-chan struct{} {
+	s.slotsOnce.Do(s.initStreams)
+	return s.stop
+}
+
+func (s *Server) initStreams() {
+	s.slots = make(chan struct{}, maxEventStreams)
+	s.stop = make(chan struct{})
+}
+
 // eventSlots is the semaphore of open feeds, made on first use.
 func (s *Server) eventSlots() chan struct{} {
-	s.slotsOnce.Do(func() { s.slots = make(chan struct{}, maxEventStreams) })
+	s.slotsOnce.Do(s.initStreams)
 	return s.slots
 }

@@ -80,6 +80,8 @@ type Server struct {
 
 	slotsOnce sync.Once
 	slots     chan struct{}
+	stopOnce  sync.Once
+	stop      chan struct{}
 }
 
 // Handler returns the routed API.

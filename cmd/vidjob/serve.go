@@ -173,6 +173,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	srv.RegisterOnShutdown(api.StopStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	logger.Info("vidjob serving", "listen", listener.Addr().String(), "public_url", publicURL,
