@@ -104,6 +104,20 @@ func TestCLISubmitWaitFollowsTheJobAndMetricsMove(t *testing.T) {
 	}
 	recv.wait(t, 30*time.Second)
 
+	// On a terminal the same command draws a progress bar (script(1), from
+	// Debian's essential bsdutils, gives it one) and still prints the results.
+	tty := exec.Command("script", "-qec", vidjobBin+" submit --src "+src+" --preset 1351620000001-000061 --bucket cli --key tty.mp4 --wait", "/dev/null")
+	tty.Env = append(os.Environ(), "VIDJOB_SERVER="+srv.URL, "VIDJOB_APPLICATION_ID="+srv.AppID)
+	ttyOut, err := tty.CombinedOutput()
+	if err != nil {
+		t.Fatalf("submit --wait on a terminal: %v\n%s", err, ttyOut)
+	}
+	screen := string(ttyOut)
+	if !strings.Contains(screen, "completed   100% [==============================]") || !strings.Contains(screen, "\r") ||
+		!strings.Contains(screen, `"s3_url"`) || regexp.MustCompile(`(?m)^job \S+ transcoding \d+% `).MatchString(screen) {
+		t.Errorf("on a terminal, want a redrawn bar ending 'completed 100%%' and the results, not plain lines:\n%q", screen)
+	}
+
 	// A raw Blitline job file without application_id: the CLI fills it in.
 	jobFile := filepath.Join(t.TempDir(), "job.json")
 	os.WriteFile(jobFile, []byte(`{"src": "`+src+`", "src_type": "pre_process_only", "v": 1.22,
@@ -153,8 +167,8 @@ func TestCLISubmitWaitFollowsTheJobAndMetricsMove(t *testing.T) {
 		t.Errorf("job %s: exit %d, %+v, %v\n%s", jobID, code, job, err, stdout)
 	}
 	stdout, _, code = cli(t, srv, "usage", "--from", time.Now().UTC().Format("2006-01-02"))
-	if code != 0 || !regexp.MustCompile(`(?m)^minutes\s+2$`).MatchString(stdout) || !strings.Contains(stdout, "$0.0778") {
-		t.Errorf("usage: exit %d, want 2 minutes and $0.0778:\n%s", code, stdout)
+	if code != 0 || !regexp.MustCompile(`(?m)^minutes\s+3$`).MatchString(stdout) || !strings.Contains(stdout, "$0.1167") {
+		t.Errorf("usage: exit %d, want 3 minutes and $0.1167:\n%s", code, stdout)
 	}
 	_, stderr, code = cli(t, srv, "job", "nosuchjob")
 	if code == 0 || !strings.Contains(stderr, "404") {
@@ -178,14 +192,14 @@ func TestCLISubmitWaitFollowsTheJobAndMetricsMove(t *testing.T) {
 	after := scrape(t, srv)
 	preset := `{preset="1351620000001-000061"}`
 	for name, want := range map[string]float64{
-		`vidjob_jobs{state="completed"}`:                  2,
+		`vidjob_jobs{state="completed"}`:                  3,
 		`vidjob_jobs{state="failed"}`:                     1,
 		"vidjob_queue_depth":                              0,
-		"vidjob_billed_minutes_total":                     2,
+		"vidjob_billed_minutes_total":                     3,
 		"vidjob_postback_attempts_total":                  1,
 		"vidjob_postback_failures_total":                  0,
-		"vidjob_transcode_seconds_count" + preset:         2,
-		"vidjob_transcode_realtime_factor_count" + preset: 2,
+		"vidjob_transcode_seconds_count" + preset:         3,
+		"vidjob_transcode_realtime_factor_count" + preset: 3,
 	} {
 		if after[name] != want {
 			t.Errorf("%s = %v, want %v", name, after[name], want)
