@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 30m
 # Each fuzz target runs this long in `make test`; longer runs: make fuzz FUZZTIME=5m
 FUZZTIME ?= 5s
 
-.PHONY: run build deps tools test vet fuzz vulncheck soak bench clean
+.PHONY: run build deps tools browser test vet fuzz vulncheck soak bench clean
 
 ## run: install ffmpeg/exiftool if missing, build, and serve on embedded defaults
 run: deps build
@@ -31,6 +31,10 @@ tools:
 vet:
 	$(GO) vet ./...
 
+## browser: install Debian's chromium for the dashboard's browser test
+browser:
+	@scripts/install-browser.sh >/dev/null
+
 ## fuzz: run each fuzz target for FUZZTIME on top of its seed corpus in testdata/fuzz
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJobs$$' -fuzztime $(FUZZTIME) ./blitline
@@ -41,8 +45,8 @@ fuzz:
 vulncheck: tools
 	@scripts/vulncheck.sh
 
-## test: everything: unit, conformance and end-to-end tests with real ffmpeg, S3 and HTTP
-test: deps tools vet vulncheck fuzz
+## test: everything: unit, conformance and end-to-end tests with real ffmpeg, S3, HTTP and a headless browser
+test: deps tools browser vet vulncheck fuzz
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 ## soak: 1,000 jobs through API server and worker restarts on PostgreSQL (minutes; CI runs it)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -70,6 +71,20 @@ type Server struct {
 	// jobs finished by another process; default 2 s.
 	RecheckInterval time.Duration
 	Logger          *slog.Logger
+
+	// Lists reads job lists, applications and daily usage (package sqlstore).
+	Lists Lister
+	// Presets lists the catalog on the dashboard.
+	Presets PresetLister
+	// AdminToken guards the dashboard and /metrics; empty locks them.
+	AdminToken string
+	// Metrics serves /metrics (package metrics); nil serves none.
+	Metrics http.Handler
+
+	slotsOnce sync.Once
+	slots     chan struct{}
+	stopOnce  sync.Once
+	stop      chan struct{}
 }
 
 // Handler returns the routed API.
@@ -83,6 +98,9 @@ func (s *Server) Handler() http.Handler {
 	if s.RecheckInterval == 0 {
 		s.RecheckInterval = 2 * time.Second
 	}
+	if l, ok := s.Store.(Lister); ok && s.Lists == nil {
+		s.Lists = l
+	}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
 	r.Use(s.logRequests)
@@ -92,6 +110,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/jobs/{jobID}", s.getJob)
 	r.Get("/usage", s.getUsage)
 	r.Get("/healthz", s.getHealth)
+	r.Get("/jobs", s.listJobs)
+	r.Get("/openapi.json", s.getOpenAPI)
+	r.Get("/docs", s.getDocs)
+	s.mountOperator(r)
 	if s.Objects != nil {
 		r.Method(http.MethodGet, "/objects/*", s.Objects)
 		r.Method(http.MethodHead, "/objects/*", s.Objects)

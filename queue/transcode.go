@@ -17,6 +17,7 @@ import (
 	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/fetch"
 	"github.com/vidjob/vidjob/ffmpeg"
+	"github.com/vidjob/vidjob/internal/logctx"
 	"github.com/vidjob/vidjob/postback"
 )
 
@@ -41,6 +42,19 @@ type ObjectStore interface {
 type ObjectSource interface {
 	Get(ctx context.Context, bucket, key, path string, maxBytes int64) (int64, error)
 }
+
+// Recorder counts what a job moved and how long ffmpeg took (package metrics).
+type Recorder interface {
+	SourceFetched(bytes int64)
+	Transcoded(presetID string, took time.Duration, mediaSeconds float64)
+	OutputStored(bytes int64)
+}
+
+type noRecorder struct{}
+
+func (noRecorder) SourceFetched(int64)                       {}
+func (noRecorder) Transcoded(string, time.Duration, float64) {}
+func (noRecorder) OutputStored(int64)                        {}
 
 // PresetCatalog finds presets by ID, Description or Name (package preset).
 type PresetCatalog interface {
@@ -72,6 +86,8 @@ type TranscodeWorker struct {
 	TempDir        string
 	PricePerMinute vidjob.Micros
 	Logger         *slog.Logger
+	// Metrics counts bytes and transcode time; nil counts nothing.
+	Metrics Recorder
 
 	queue *Queue
 }
@@ -96,6 +112,7 @@ func (w *TranscodeWorker) NextRetry(job *river.Job[TranscodeArgs]) time.Time {
 func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]) error {
 	db := w.queue.db
 	log := w.Logger.With("job_id", rj.Args.JobID, "attempt", rj.Attempt)
+	ctx = logctx.With(ctx, "job_id", rj.Args.JobID)
 	job, err := db.FindJob(ctx, rj.Args.JobID)
 	if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
 		return river.JobCancel(err)
@@ -214,6 +231,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, err
 	}
 	log.Info("source fetched", "bytes", n)
+	w.recorder().SourceFetched(n)
 	src, err := w.Media.Probe(ctx, srcPath)
 	if err != nil {
 		return nil, nil, err
@@ -237,6 +255,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, err
 	}
 	total := time.Duration(src.Duration * float64(time.Second))
+	encodeStart := time.Now()
 	if err := w.Media.Transcode(ctx, args, total, w.progressSaver(ctx, job.ID)); err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, err
@@ -248,10 +267,13 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		}
 		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
 	}
+	took := time.Since(encodeStart)
 	out, err := w.Media.Probe(ctx, outPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("probe output: %w", err)
 	}
+	w.recorder().Transcoded(preset.ID, took, out.Duration)
+	log.Info("transcoded", "preset", preset.ID, "seconds", took.Seconds(), "media_seconds", out.Duration)
 	meta, err := w.Meta.Meta(ctx, outPath)
 	if err != nil {
 		return nil, nil, retryable{fmt.Errorf("describe output: %w", err)}
@@ -277,6 +299,10 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The output could not be stored in bucket %s.", dest.Bucket)}
 	}
 
+	if fi, err := os.Stat(outPath); err == nil {
+		w.recorder().OutputStored(fi.Size())
+	}
+
 	billed := out.BilledDuration()
 	charge := vidjob.NewCharge(job.ID, job.ApplicationID, billed.Milliseconds(), w.PricePerMinute)
 	return &vidjob.Result{
@@ -292,6 +318,13 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 			Objects:         []string{dest.Key},
 		},
 	}, &charge, nil
+}
+
+func (w *TranscodeWorker) recorder() Recorder {
+	if w.Metrics == nil {
+		return noRecorder{}
+	}
+	return w.Metrics
 }
 
 // progressSaver returns a callback that stores transcode progress at most once a

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/queue"
@@ -22,6 +23,7 @@ type AppsCmd struct {
 	DisallowBucket AppsDisallowBucketCmd `cmd:"" name:"disallow-bucket" help:"Remove a destination bucket from the application's list."`
 	Disable        AppsDisableCmd        `cmd:"" help:"Refuse the application's submissions (HTTP 403); its queued jobs fail with a postback instead of running."`
 	Enable         AppsEnableCmd         `cmd:"" help:"Undo disable."`
+	List           AppsListCmd           `cmd:"" help:"List applications. Example: vidjob apps list --data ./data"`
 }
 
 // AppsCreateCmd creates an application.
@@ -181,4 +183,28 @@ type AppsEnableCmd struct{ AppIDArg }
 // Run enables the application.
 func (c *AppsEnableCmd) Run(ctx context.Context) error {
 	return c.withDB(ctx, func(db *sqlstore.DB) error { return db.SetApplicationDisabled(ctx, c.ID, false) })
+}
+
+// AppsListCmd lists applications.
+type AppsListCmd struct {
+	DatabaseFlags
+}
+
+// Run prints a table of applications.
+func (c *AppsListCmd) Run(ctx context.Context, logger *slog.Logger) error {
+	db, err := openDatabase(ctx, c.DatabaseFlags)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	apps, err := db.ListApplications(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APPLICATION ID\tNAME\tCREATED (UTC)")
+	for _, a := range apps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.ID, a.Name, a.CreatedAt.UTC().Format("2006-01-02 15:04:05"))
+	}
+	return tw.Flush()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vidjob/vidjob/exiftool"
 	"github.com/vidjob/vidjob/fetch"
 	"github.com/vidjob/vidjob/ffmpeg"
+	"github.com/vidjob/vidjob/metrics"
 	"github.com/vidjob/vidjob/postback"
 	"github.com/vidjob/vidjob/preset"
 	"github.com/vidjob/vidjob/queue"
@@ -32,6 +33,12 @@ type WorkerFlags struct {
 	PricePerMinute       string          `help:"Price in US dollars per started minute of output." default:"0.0389" env:"VIDJOB_PRICE_PER_MINUTE"`
 	MaxSourceBytes       int64           `help:"Largest source file fetched, in bytes; the download stops when it grows past this." default:"10737418240" env:"VIDJOB_MAX_SOURCE_BYTES"`
 	JobTimeout           time.Duration   `help:"Wall-clock limit of one job attempt." default:"2h" env:"VIDJOB_JOB_TIMEOUT"`
+	MaxSourceDuration    time.Duration   `help:"Longest source accepted, judged from its probe before decoding; 0 for no limit." default:"4h" env:"VIDJOB_MAX_SOURCE_DURATION"`
+	MaxSourceResolution  string          `help:"Largest source picture accepted (WIDTHxHEIGHT, either orientation), judged from its probe before decoding." default:"8192x4320" env:"VIDJOB_MAX_SOURCE_RESOLUTION"`
+	FetchConnectTimeout  time.Duration   `help:"Limit on each TCP connect and TLS handshake when fetching src or posting back." default:"10s" env:"VIDJOB_FETCH_CONNECT_TIMEOUT"`
+	FetchHeaderTimeout   time.Duration   `help:"Limit on the wait for a response's headers when fetching src or posting back." default:"30s" env:"VIDJOB_FETCH_HEADER_TIMEOUT"`
+	FetchReadTimeout     time.Duration   `help:"Longest a source download may go without receiving a byte." default:"60s" env:"VIDJOB_FETCH_READ_TIMEOUT"`
+	FetchMaxRedirects    int             `help:"Most redirects followed when fetching src or posting back; 0 follows none." default:"5" env:"VIDJOB_FETCH_MAX_REDIRECTS"`
 	MaxAttempts          int             `help:"Attempts at a job whose failure may pass (source server down, storage timeout)." default:"5" env:"VIDJOB_MAX_ATTEMPTS"`
 	RescueAfter          time.Duration   `help:"How long a job may stay running without finishing before it is taken to have lost its worker and is run again. Default: job timeout + 10m." env:"VIDJOB_RESCUE_AFTER"`
 	PostbackRetry        []time.Duration `help:"Waits between postback attempts; one more attempt than waits." default:"1s,3s,15s,1m,5m,10m,30m,1h" env:"VIDJOB_POSTBACK_RETRY"`
@@ -55,6 +62,9 @@ type jobRuntime struct {
 	policy  fetch.Policy
 	queue   *queue.Queue
 	workers int
+	// metrics reads the database's totals at each scrape and counts this
+	// process's transcodes.
+	metrics *metrics.Metrics
 	// objects serves the local object store; nil with S3.
 	objects nethttp.Handler
 	closers []func() error
@@ -81,7 +91,20 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 	if err != nil {
 		return nil, fmt.Errorf("--price-per-minute: %w", err)
 	}
-	policy := fetch.Policy{AllowPrivateNetworks: f.AllowPrivateNetworks}
+	policy := fetch.Policy{
+		AllowPrivateNetworks:  f.AllowPrivateNetworks,
+		ConnectTimeout:        f.FetchConnectTimeout,
+		ResponseHeaderTimeout: f.FetchHeaderTimeout,
+		ReadTimeout:           f.FetchReadTimeout,
+		MaxRedirects:          f.FetchMaxRedirects,
+	}
+	if f.FetchMaxRedirects == 0 {
+		policy.MaxRedirects = -1 // 0 in the Policy means "default"
+	}
+	maxW, maxH, err := ffmpeg.ParseResolution(f.MaxSourceResolution)
+	if err != nil {
+		return nil, fmt.Errorf("--max-source-resolution: %w", err)
+	}
 	for _, s := range f.AllowCIDR {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
@@ -108,8 +131,10 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		return nil, err
 	}
 	rt.closers = append(rt.closers, rt.db.Close)
+	rt.metrics = metrics.New(rt.db, logger)
 
 	var store queue.ObjectStore
+	var sources queue.ObjectSource
 	if f.S3Endpoint != "" {
 		s3store, err := s3.New(ctx, s3.Config{
 			Endpoint: f.S3Endpoint, Region: f.S3Region, AccessKeyID: f.S3AccessKey, SecretAccessKey: f.S3SecretKey,
@@ -119,7 +144,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 			rt.Close()
 			return nil, err
 		}
-		store = s3store
+		store, sources = s3store, s3store
 	} else {
 		disk, err := diskstore.New(filepath.Join(f.Data, "objects"), publicURL)
 		if err != nil {
@@ -127,7 +152,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 			return nil, err
 		}
 		rt.closers = append(rt.closers, disk.Close)
-		store, rt.objects = disk, disk.Handler()
+		store, sources, rt.objects = disk, disk, disk.Handler()
 	}
 
 	client := policy.Client()
@@ -143,10 +168,13 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		Store:          store,
 		Fetcher:        client,
 		Postbacks:      &postback.Sender{Client: client},
+		Sources:        sources,
 		MaxSourceBytes: f.MaxSourceBytes,
+		SourceLimits:   ffmpeg.SourceLimits{MaxDuration: f.MaxSourceDuration, MaxWidth: maxW, MaxHeight: maxH},
 		TempDir:        filepath.Join(f.Data, "tmp"),
 		PricePerMinute: price,
 		Logger:         logger,
+		Metrics:        rt.metrics,
 	}
 	rt.queue, err = queue.New(rt.db, transcoder, queue.Config{
 		Workers:          workers,

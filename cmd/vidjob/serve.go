@@ -21,6 +21,7 @@ type ServeCmd struct {
 	Workers       int           `help:"Transcodes run at once in this process; 0 runs none (API only); -1 picks one per two cores." default:"-1" env:"VIDJOB_WORKERS"`
 	ListenTimeout time.Duration `help:"How long GET /listen waits for a job to end before answering 202." default:"60s" env:"VIDJOB_LISTEN_TIMEOUT"`
 	OpenListen    bool          `help:"Let GET /listen/{job_id} answer without the job's application ID, as Blitline's did (job IDs are unguessable, but anyone holding one can read the results)." env:"VIDJOB_OPEN_LISTEN"`
+	AdminToken    string        `help:"Token for the dashboard and /metrics; empty uses DATA/admin-token, made at first start." env:"VIDJOB_ADMIN_TOKEN"`
 }
 
 // Run serves until ctx is cancelled (SIGINT or SIGTERM).
@@ -32,6 +33,11 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	publicURL := c.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + listener.Addr().String()
+	}
+	admin, err := adminToken(c.AdminToken, c.Data, logger)
+	if err != nil {
+		listener.Close()
+		return err
 	}
 	rt, err := c.WorkerFlags.open(ctx, logger, publicURL, workerCount(c.Workers))
 	if err != nil {
@@ -60,8 +66,13 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		// carry up to 100 jobs of ordinary size.
 		MaxBodyBytes:  1 << 20,
 		ListenTimeout: c.ListenTimeout,
+		Lists:         rt.db,
+		Presets:       rt.catalog,
+		AdminToken:    admin,
+		Metrics:       rt.metrics.Handler(),
 	}
 	srv := vidjobhttp.NewHTTPServer(api.Handler(), vidjobhttp.ServerLimits{})
+	srv.RegisterOnShutdown(api.StopStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	logger.Info("vidjob serving", "listen", listener.Addr().String(), "public_url", publicURL,
