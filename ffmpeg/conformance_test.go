@@ -265,6 +265,11 @@ func checkKeyframes(fail func(string, ...any), p *vidjob.Preset, got *Probe, pat
 		}
 		frames = append(frames, int(math.Round(ts*got.Video.FrameRate)))
 	}
+	// Count from the first keyframe: some muxers start the timeline late
+	// (MPEG-PS's mux delay, fragmented MP4 without an edit list for B-frames).
+	for i := len(frames) - 1; i >= 0; i-- {
+		frames[i] -= frames[0]
+	}
 	last := int(got.Video.NbFrames)
 	frames = append(frames, last)
 	prev := 0
