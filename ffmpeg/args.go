@@ -188,7 +188,11 @@ func videoArgs(p *vidjob.Preset, sv *VideoStream, opts ArgOptions) ([]string, fl
 	}
 	// setsar: the scale above already made the picture's shape right, so the
 	// flag must say so too (square pixels except for the anamorphic presets).
-	filters = append(filters, scale, fmt.Sprintf("setsar=%d/%d", sarNum, sarDen))
+	sar := "setsar=1"
+	if sarNum != sarDen {
+		sar = fmt.Sprintf("setsar=%d/%d", sarNum, sarDen)
+	}
+	filters = append(filters, scale, sar)
 	if g.cropW > 0 {
 		filters = append(filters, fmt.Sprintf("crop=%d:%d", g.cropW, g.cropH))
 	}

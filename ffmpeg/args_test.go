@@ -135,9 +135,15 @@ func TestBuildArgsAudioOnlyPreset(t *testing.T) {
 
 func TestBuildArgsRefusesWhatItCannotRun(t *testing.T) {
 	src := hd()
-	_, err := BuildArgs(lookup(t, "System preset: HLS 2M"), src, "in", "out", ArgOptions{})
-	if vidjob.ErrorMessage(err) != "Preset 1351620000001-200010 (System preset: HLS 2M) uses container ts, which this vidjob does not support yet" {
-		t.Errorf("HLS preset: %v", err)
+	mkv := lookup(t, "System preset: HLS 2M")
+	mkv.Container = "mkv"
+	_, err := BuildArgs(mkv, src, "in", "out", ArgOptions{})
+	if vidjob.ErrorMessage(err) != "Preset 1351620000001-200010 (System preset: HLS 2M) uses container mkv, which this vidjob does not support" {
+		t.Errorf("mkv preset: %v", err)
+	}
+	_, err = BuildArgs(lookup(t, "System preset: HLS 2M"), src, "in", "/out/bad%d.m3u8", ArgOptions{})
+	if err == nil || !strings.Contains(err.Error(), "segment names allow only") {
+		t.Errorf("HLS output named with a pattern: %v", err)
 	}
 	src.Video = nil
 	_, err = BuildArgs(lookup(t, "1351620000001-000010"), src, "in", "out", ArgOptions{})
