@@ -482,4 +482,3 @@ func even(x float64, limit int) int {
 	}
 	return max(n, 2)
 }
-

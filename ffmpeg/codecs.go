@@ -15,9 +15,9 @@ import (
 // chroma format: Main or 4:2:2 profile, Main level up to 720x576, High above.
 var mpeg2Limits = map[[2]bool][2]int{
 	// {is422, isHighLevel}
-	{false, false}: {15000, 1835008},  // MP@ML
-	{false, true}:  {80000, 9781248},  // MP@HL
-	{true, false}:  {50000, 9437184},  // 422P@ML
+	{false, false}: {15000, 1835008},   // MP@ML
+	{false, true}:  {80000, 9781248},   // MP@HL
+	{true, false}:  {50000, 9437184},   // 422P@ML
 	{true, true}:   {300000, 47185920}, // 422P@HL
 }
 
