@@ -38,6 +38,8 @@ type Store interface {
 // PresetCatalog finds presets (package preset).
 type PresetCatalog interface {
 	Lookup(name string) (*vidjob.Preset, string, error)
+	// All lists every preset, for GET /presets.
+	All() []*vidjob.Preset
 }
 
 // Waiter wakes /listen requests when a job ends (queue.Hub).
@@ -88,6 +90,8 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/listen/{jobID}", s.getListen)
 	r.Get("/jobs/{jobID}", s.getJob)
 	r.Get("/usage", s.getUsage)
+	r.Get("/presets", s.getPresets)
+	r.Get("/presets/{id}", s.getPreset)
 	r.Get("/healthz", s.getHealth)
 	if s.Objects != nil {
 		r.Method(http.MethodGet, "/objects/*", s.Objects)
