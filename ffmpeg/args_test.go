@@ -256,3 +256,46 @@ func TestRateControlUsesPresetVBVAndLevelLimits(t *testing.T) {
 		t.Error("accepted a non-numeric bit rate")
 	}
 }
+
+func TestBuildArgsNTSCIsAnamorphicInterlacedCBR(t *testing.T) {
+	args, err := BuildArgs(lookup(t, "System preset: NTSC - MPG"), hd(), "in", "/out/o.mpg", ArgOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(args, " ")
+	// 1280x720 16:9 fills the 720x480 frame shown as 16:9: 32:27 pixels.
+	for _, want := range []string{
+		"-vf fps=30000/1001,scale=720:480,setsar=32/27,format=yuv420p,setfield=tff",
+		"-c:v mpeg2video -g 15 -bf 2 -b:v 6500k -maxrate 6500k -bufsize 1835008 -minrate 6500k",
+		"-sc_threshold 1000000000", "-flags +ildct+ilme -top 1",
+		"-c:a mp2 -b:a 224k -ar 48000 -ac 2", "-f vob file:/out/o.mpg",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("args lack %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestBuildArgsHLSWritesSegmentsBesideThePlaylist(t *testing.T) {
+	args, err := BuildArgs(lookup(t, "System preset: HLS 400k"), hd(), "in", "/out/show.m3u8", ArgOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(args, " ")
+	// Three 90-frame GOPs at 29.97 fps fit in ET's 10 s default.
+	want := "-f hls -hls_time 9.008 -hls_playlist_type vod -hls_list_size 0 -hls_segment_type mpegts " +
+		"-hls_flags independent_segments -hls_segment_filename file:/out/show%05d.ts file:/out/show.m3u8"
+	if !strings.HasSuffix(got, want) || !strings.Contains(got, "-g 90 -keyint_min 90 -sc_threshold 0") {
+		t.Errorf("args:\n%s\nwant suffix:\n%s", got, want)
+	}
+	args, err = BuildArgs(lookup(t, "System preset: MPEG-Dash Video - 600k"), hd(), "in", "/out/show.mpd", ArgOptions{SegmentSeconds: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = strings.Join(args, " ")
+	want = "-f dash -seg_duration 3.999 -use_template 1 -use_timeline 1 -init_seg_name show-init.m4s " +
+		"-media_seg_name show-$Number%05d$.m4s file:/out/show.mpd"
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("args:\n%s\nwant suffix:\n%s", got, want)
+	}
+}

@@ -485,3 +485,61 @@ func checkFirstFrameIsKey(fail func(string, ...any), p *vidjob.Preset, path stri
 		fail("segment %s starts with packet flags %q, want a keyframe", filepath.Base(path), first)
 	}
 }
+
+// TestSizingAndPaddingPolicies runs every ET sizing policy with and without
+// padding (the system presets use only ShrinkToFit and ShrinkToFill+Pad) on
+// a real encode into Generic 320x240's 320x240 box, from a portrait phone
+// clip (640x360 pixels with 90° rotation metadata, shown as 360x640) and from
+// a 160x90 clip smaller than the box, and checks the exact output size.
+func TestSizingAndPaddingPolicies(t *testing.T) {
+	needFFmpeg(t)
+	sources := makeSources(t, map[string]testmedia.Spec{
+		"portrait": {Seconds: 1, Width: 640, Height: 360, Rotation: 90, NoAudio: true},
+		"small":    {Seconds: 1, Width: 160, Height: 90, NoAudio: true},
+	})
+	c, err := preset.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _, err := c.Lookup("System preset: Generic 320x240")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Expected width x height (before padding, which always gives 320x240).
+	want := map[string]map[string]string{
+		"portrait": {"Fit": "136x240", "ShrinkToFit": "136x240", "Fill": "320x240", "ShrinkToFill": "320x240", "Stretch": "320x240", "Keep": "320x240"},
+		"small":    {"Fit": "320x180", "ShrinkToFit": "160x90", "Fill": "320x240", "ShrinkToFill": "160x90", "Stretch": "320x240", "Keep": "160x90"},
+	}
+	r := &Runner{X264Preset: "ultrafast"}
+	for _, src := range sources {
+		for _, sizing := range []string{"Fit", "ShrinkToFit", "Fill", "ShrinkToFill", "Stretch", "Keep"} {
+			for _, pad := range []string{"NoPad", "Pad"} {
+				p := *base
+				v := *base.Video
+				v.SizingPolicy, v.PaddingPolicy, v.Profile = sizing, pad, "baseline"
+				p.Video = &v
+				out := filepath.Join(t.TempDir(), "out.mp4")
+				args, err := BuildArgs(&p, src.probe, src.path, out, r.ArgOptions())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Transcode(context.Background(), args, 0, nil); err != nil {
+					t.Fatalf("%s %s on %s: %v", sizing, pad, src.name, err)
+				}
+				got, err := r.Probe(context.Background(), out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := want[src.name][sizing]
+				if pad == "Pad" {
+					w = "320x240"
+				}
+				size := fmt.Sprintf("%dx%d", got.Video.Width, got.Video.Height)
+				if size != w || got.Video.SARNum != got.Video.SARDen || got.Video.Rotation != 0 {
+					t.Errorf("%s %s on %s: %s SAR %d:%d rotation %d, want %s square and upright", sizing, pad, src.name,
+						size, got.Video.SARNum, got.Video.SARDen, got.Video.Rotation, w)
+				}
+			}
+		}
+	}
+}
