@@ -299,3 +299,14 @@ func TestBuildArgsHLSWritesSegmentsBesideThePlaylist(t *testing.T) {
 		t.Errorf("args:\n%s\nwant suffix:\n%s", got, want)
 	}
 }
+
+func TestCheckPresetFindsBadValues(t *testing.T) {
+	p := lookup(t, "System preset: HLS 400k")
+	if err := CheckPreset(p); err != nil {
+		t.Fatalf("system preset: %v", err)
+	}
+	p.Video.BitRate = "fast"
+	if err := CheckPreset(p); err == nil || !strings.Contains(err.Error(), `bitrate_kbps "fast"`) {
+		t.Errorf("bad bit rate: %v", err)
+	}
+}

@@ -364,3 +364,18 @@ func reduce(n, d int) (int, int) {
 	}
 	return n / a, d / a
 }
+
+// CheckPreset reports whether BuildArgs can make a command from the preset's
+// settings, so that an operator's custom preset with a bad value fails when
+// it is loaded rather than on a customer's job. It builds the command for a
+// typical source: 1280x720 at 29.97 fps with stereo audio.
+func CheckPreset(p *vidjob.Preset) error {
+	src := &Probe{
+		FormatName: "mov,mp4,m4a,3gp,3g2,mj2", Duration: 10,
+		Video: &VideoStream{Index: 0, Codec: "h264", Width: 1280, Height: 720, SARNum: 1, SARDen: 1,
+			FrameRate: 30000.0 / 1001, FrameRateNum: 30000, FrameRateDen: 1001, FieldOrder: "progressive", PixFmt: "yuv420p", Duration: 10},
+		Audio: &AudioStream{Index: 1, Codec: "aac", SampleRate: 48000, Channels: 2, Duration: 10},
+	}
+	_, err := BuildArgs(p, src, "source", filepath.Join("out", "check"+p.OutputExtension()), ArgOptions{})
+	return err
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -39,6 +40,7 @@ type ServeCmd struct {
 	JobTimeout           time.Duration   `help:"Wall-clock limit of one job attempt." default:"2h" env:"VIDJOB_JOB_TIMEOUT"`
 	MaxAttempts          int             `help:"Attempts at a job whose failure may pass (source server down, storage timeout)." default:"5" env:"VIDJOB_MAX_ATTEMPTS"`
 	PostbackRetry        []time.Duration `help:"Waits between postback attempts; one more attempt than waits." default:"1s,3s,15s,1m,5m,10m,30m,1h" env:"VIDJOB_POSTBACK_RETRY"`
+	PresetsFile          string          `name:"presets-file" help:"JSON file of custom presets in Elastic Transcoder's shape, added to the system presets." env:"VIDJOB_PRESETS_FILE"`
 	X264Preset           string          `name:"x264-preset" help:"x264 speed/quality preset (ultrafast ... veryslow)." default:"medium" env:"VIDJOB_X264_PRESET"`
 	FFmpegThreads        int             `name:"ffmpeg-threads" help:"Threads per ffmpeg process; 0 lets ffmpeg choose." default:"0" env:"VIDJOB_FFMPEG_THREADS"`
 	ListenTimeout        time.Duration   `help:"How long GET /listen waits for a job to end before answering 202." default:"60s" env:"VIDJOB_LISTEN_TIMEOUT"`
@@ -70,7 +72,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	if err := checkTools(); err != nil {
 		return err
 	}
-	catalog, err := preset.Load()
+	catalog, err := loadCatalog(c.PresetsFile)
 	if err != nil {
 		return err
 	}
@@ -201,4 +203,30 @@ func checkTools() error {
 		return fmt.Errorf("missing tools: %s; install them, e.g. sudo apt-get install ffmpeg libimage-exiftool-perl", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// loadCatalog returns the system presets plus, when path is set, the custom
+// presets in that file, each checked as ffmpeg would run it.
+func loadCatalog(path string) (*preset.Catalog, error) {
+	if path == "" {
+		return preset.Load()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--presets-file: %w", err)
+	}
+	custom, err := preset.ParseCustom(data)
+	if err != nil {
+		return nil, fmt.Errorf("--presets-file %s: %w", path, err)
+	}
+	for _, p := range custom {
+		if err := ffmpeg.CheckPreset(p); err != nil {
+			return nil, fmt.Errorf("--presets-file %s: %w", path, err)
+		}
+	}
+	c, err := preset.LoadWithCustom(custom)
+	if err != nil {
+		return nil, fmt.Errorf("--presets-file %s: %w", path, err)
+	}
+	return c, nil
 }
