@@ -22,22 +22,22 @@ import (
 // picture to compress, so every encoder has to hold its rate control to the
 // preset's bit rate rather than undershoot on an easy picture. Ten seconds
 // (three or more GOPs of every preset, enough for x264's ABR to settle) keep
-// the 44 encodes of noisy 720p to a few minutes on two shared cores; the 20 s
+// the 45 encodes of noisy 720p to a few minutes on two shared cores; the 20 s
 // first planned took too long there.
 const bitrateSeconds = 10
 
 // TestVideoBitRateOfEveryPreset encodes a noisy 1280x720 source with every
-// current H.264 and MPEG-2 preset and checks that the output's average video
-// bit rate is within ±15% of the preset's. Two kinds are left out, on
+// current H.264, MPEG-2 and VP8 preset and checks that the output's average
+// video bit rate is within ±15% of the preset's. Two kinds are left out, on
 // purpose and documented in docs/PRESETS.md: GIF has no rate control, and
-// libvpx (WebM) cannot reach its presets' rates on this source: even at its
-// coarsest quantiser, VP9 spent about twice the 1200 kb/s target.
+// libvpx-vp9 cannot reach the VP9 presets' rates on this source (+65% and
+// +21% measured). VP8 runs at libvpx's default speed here, as in service.
 // The source is 720p, so presets with larger boxes encode it at 720p (they
 // never scale up) unless they pad to the box.
 func TestVideoBitRateOfEveryPreset(t *testing.T) {
 	needFFmpeg(t)
 	if testing.Short() {
-		t.Skip("encodes 44 noisy 10 s clips")
+		t.Skip("encodes 45 noisy 10 s clips")
 	}
 	c, err := preset.Load()
 	if err != nil {
@@ -61,7 +61,7 @@ func TestVideoBitRateOfEveryPreset(t *testing.T) {
 			if p.Deprecated() || !p.WantsVideo() {
 				continue
 			}
-			if codec := strings.ToLower(p.Video.Codec); codec == "gif" || codec == "vp8" || codec == "vp9" {
+			if codec := strings.ToLower(p.Video.Codec); codec == "gif" || codec == "vp9" {
 				continue
 			}
 			if !p.Video.BitRate.IsSet() {
@@ -114,6 +114,8 @@ func constraint(p *vidjob.Preset) string {
 			return "CBR"
 		}
 		return "VBV"
+	case "vp8", "vp9":
+		return "libvpx target (VBR)"
 	}
 	if v.MaxBitRate.IsSet() {
 		if v.MaxBitRate == v.BitRate {
