@@ -47,6 +47,41 @@ type Preset struct {
 	BlitlineDescription string `json:"blitline_description,omitempty"`
 	// Notes record where the catalog departs from or adds to ET's data, and why.
 	Notes []string `json:"notes"`
+	// Packaging is how a segmented container is packaged: "hls" (ts), "dash"
+	// or "smooth" (fmp4); empty for single-file outputs. ET's presets only say
+	// fmp4 and left Smooth or DASH to the job's playlist; vidjob's catalog
+	// records the packaging each preset is named for.
+	Packaging string `json:"packaging,omitempty"`
+}
+
+// The values of Preset.Packaging.
+const (
+	PackagingHLS    = "hls"
+	PackagingDASH   = "dash"
+	PackagingSmooth = "smooth"
+)
+
+// Segmented reports whether the output is a playlist or manifest with
+// segment files beside it.
+func (p *Preset) Segmented() bool {
+	return p.Packaging == PackagingHLS || p.Packaging == PackagingDASH
+}
+
+// OutputExtension is the extension of the preset's main output file (the
+// playlist or manifest of a segmented output).
+func (p *Preset) OutputExtension() string {
+	if p.Packaging == PackagingSmooth {
+		return ".ismv"
+	}
+	return ContainerExtension(p.Container)
+}
+
+// OutputContentType is the media type of the preset's main output file.
+func (p *Preset) OutputContentType() string {
+	if p.Packaging == PackagingSmooth {
+		return "video/mp4"
+	}
+	return ContainerContentType(p.Container)
 }
 
 // The values of Preset.Status.
@@ -213,9 +248,7 @@ func (p *Preset) WantsAudio() bool { return p.Audio != nil && p.Audio.Codec != "
 // Supported returns nil when this vidjob can run the preset, and otherwise an
 // EUNPROCESSABLE error the client can read. It lives on the domain type so the
 // API can refuse a job at submission instead of after fetching the source; the
-// ffmpeg package checks it again before building a command. Today only MP4
-// presets with H.264 video and/or AAC audio run; every other container is
-// listed and found by lookup but refused here.
+// ffmpeg package checks the settings in full before building a command.
 func (p *Preset) Supported() error {
 	if p.Deprecated() {
 		return Errorf(EUNPROCESSABLE, "Preset %s is deprecated; use %s instead", p.ID, p.ReplacementID)
@@ -224,17 +257,23 @@ func (p *Preset) Supported() error {
 	if container == "" {
 		container = "unknown"
 	}
-	if !strings.EqualFold(p.Container, "mp4") {
-		return Errorf(EUNPROCESSABLE, "Preset %s (%s) uses container %s, which this vidjob does not support yet", p.ID, p.Label(), container)
+	if _, ok := containerFormats[strings.ToLower(p.Container)]; !ok {
+		return Errorf(EUNPROCESSABLE, "Preset %s (%s) uses container %s, which this vidjob does not support", p.ID, p.Label(), container)
 	}
 	if !p.WantsVideo() && !p.WantsAudio() {
 		return Errorf(EUNPROCESSABLE, "Preset %s (%s) has no video or audio settings on record, so this vidjob cannot run it", p.ID, p.Label())
 	}
-	if p.WantsVideo() && !strings.EqualFold(p.Video.Codec, "H.264") {
-		return Errorf(EUNPROCESSABLE, "Preset %s (%s) uses video codec %s, which this vidjob does not support yet", p.ID, p.Label(), p.Video.Codec)
+	if p.WantsVideo() && !supportedVideoCodecs[strings.ToLower(p.Video.Codec)] {
+		return Errorf(EUNPROCESSABLE, "Preset %s (%s) uses video codec %s, which this vidjob does not support", p.ID, p.Label(), p.Video.Codec)
 	}
-	if p.WantsAudio() && !strings.EqualFold(p.Audio.Codec, "AAC") {
-		return Errorf(EUNPROCESSABLE, "Preset %s (%s) uses audio codec %s, which this vidjob does not support yet", p.ID, p.Label(), p.Audio.Codec)
+	if p.WantsAudio() && !supportedAudioCodecs[strings.ToLower(p.Audio.Codec)] {
+		return Errorf(EUNPROCESSABLE, "Preset %s (%s) uses audio codec %s, which this vidjob does not support", p.ID, p.Label(), p.Audio.Codec)
 	}
 	return nil
 }
+
+// The codecs vidjob encodes, by ET's (lower-cased) names.
+var (
+	supportedVideoCodecs = map[string]bool{"h.264": true, "mpeg2": true, "vp8": true, "vp9": true, "gif": true}
+	supportedAudioCodecs = map[string]bool{"aac": true, "mp3": true, "mp2": true, "vorbis": true, "opus": true, "flac": true, "pcm": true}
+)

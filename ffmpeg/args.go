@@ -16,13 +16,34 @@ type ArgOptions struct {
 	X264Preset string
 	// Threads caps encoder threads; 0 leaves ffmpeg's default.
 	Threads int
+	// VPXSpeed is libvpx's -cpu-used for VP8 and VP9 (0 slowest and best; VP8
+	// goes to 16, VP9 to 8); 0 means DefaultVPXSpeed.
+	VPXSpeed int
+	// SegmentSeconds is the longest segment of HLS and DASH outputs: segments
+	// are as many whole GOPs as fit in it (at least one), so that each starts
+	// on a keyframe; 0 means DefaultSegmentSeconds.
+	SegmentSeconds float64
 }
+
+// DefaultVPXSpeed trades some compression for an encode several times faster
+// than libvpx's default, which is far slower than x264's medium.
+const DefaultVPXSpeed = 4
+
+// DefaultSegmentSeconds is Elastic Transcoder's default segment duration.
+const DefaultSegmentSeconds = 10.0
 
 // BuildArgs turns a preset and the probe of its source into ffmpeg's argument
 // list (without the program name) that reads the local file in and writes out.
 // It is the one place presets become commands: everything comes from the
 // preset's settings and the probe, with no per-preset branches, so a preset
 // added to the catalog runs without code changes.
+//
+// For a segmented preset (HLS, DASH) out is the playlist or manifest, and the
+// segments are written beside it, named after it: for out.m3u8 they are
+// out00000.ts, out00001.ts...; for out.mpd, out-init.m4s and out-00001.m4s...
+// The playlist names them relative to itself, so the directory can be stored
+// anywhere as a whole. The name of out (without extension) may hold only
+// letters, digits, '.', '_' and '-', since muxers read '%' and '$' as patterns.
 //
 // Progress and logging flags are not included: Transcode adds them, since it
 // is what reads them.
@@ -63,14 +84,16 @@ func BuildArgs(p *vidjob.Preset, src *Probe, in, out string, opts ArgOptions) ([
 		// the muxer writes.
 		"-map_metadata", "-1", "-map_chapters", "-1",
 	}
+	var outRate float64 // frames per second of the output, 0 without video
 	if wantVideo {
 		// Map by index from the probe rather than 0:v:0, which could be an
 		// MP3's or M4A's cover picture.
 		args = append(args, "-map", "0:"+strconv.Itoa(src.Video.Index))
-		v, err := videoArgs(p, src.Video, opts)
+		v, rate, err := videoArgs(p, src.Video, opts)
 		if err != nil {
 			return nil, err
 		}
+		outRate = rate
 		args = append(args, v...)
 	} else {
 		args = append(args, "-vn")
@@ -88,47 +111,61 @@ func BuildArgs(p *vidjob.Preset, src *Probe, in, out string, opts ArgOptions) ([
 	if opts.Threads > 0 {
 		args = append(args, "-threads", strconv.Itoa(opts.Threads))
 	}
-	args = append(args,
-		// Filters that hold frames back (fps, yadif) can make ffmpeg buffer
-		// many audio packets at the start; the default queue is too small for
-		// some sources and fails the job.
-		"-max_muxing_queue_size", "4096",
-		// The index (moov) goes before the media data so that players can
-		// start while downloading.
-		"-movflags", "+faststart",
-		"-f", "mp4", fileURL(out))
-	return args, nil
+	// Filters that hold frames back (fps, yadif) can make ffmpeg buffer many
+	// audio packets at the start; the default queue is too small for some
+	// sources and fails the job.
+	args = append(args, "-max_muxing_queue_size", "4096")
+	m, err := muxArgs(p, out, outRate, opts)
+	if err != nil {
+		return nil, err
+	}
+	return append(args, m...), nil
 }
 
-// videoArgs returns the filter and encoder arguments for an H.264 preset.
-func videoArgs(p *vidjob.Preset, sv *VideoStream, opts ArgOptions) ([]string, error) {
+// videoArgs returns the filter and encoder arguments for a preset's video, and
+// the output frame rate (0 when it follows a source of unknown rate).
+func videoArgs(p *vidjob.Preset, sv *VideoStream, opts ArgOptions) ([]string, float64, error) {
 	v := p.Video
 	bad := func(field string, err error) error {
 		return fmt.Errorf("preset %s: video %s: %w", p.ID, field, err)
 	}
+	codec := strings.ToLower(v.Codec)
 	interlaced := false
 	switch v.InterlacedMode {
 	case "", "Progressive":
 	case "TopFirst":
 		interlaced = true
 	default:
-		return nil, vidjob.Errorf(vidjob.EUNPROCESSABLE, "Preset %s (%s) uses interlaced mode %s, which this vidjob does not support yet", p.ID, p.Label(), v.InterlacedMode)
+		return nil, 0, vidjob.Errorf(vidjob.EUNPROCESSABLE, "Preset %s (%s) uses interlaced mode %s, which this vidjob does not support yet", p.ID, p.Label(), v.InterlacedMode)
+	}
+	if codec == "gif" || codec == "vp8" || codec == "vp9" {
+		interlaced = false // these formats have no interlaced coding
 	}
 	maxW, err := boxDim(v.MaxWidth)
 	if err != nil {
-		return nil, bad("max_width", err)
+		return nil, 0, bad("max_width", err)
 	}
 	maxH, err := boxDim(v.MaxHeight)
 	if err != nil {
-		return nil, bad("max_height", err)
+		return nil, 0, bad("max_height", err)
 	}
 	dw, dh := sv.DisplaySize()
 	if dw < 1 || dh < 1 {
-		return nil, vidjob.Errorf(vidjob.EUNPROCESSABLE, "Source video has no picture size")
+		return nil, 0, vidjob.Errorf(vidjob.EUNPROCESSABLE, "Source video has no picture size")
+	}
+	// A preset with a display aspect ratio and a box (the NTSC/PAL MPG
+	// presets: 720x480 shown as 16:9) stores non-square pixels: sizing works
+	// on the picture as stored, with the source's width scaled by how much
+	// narrower a stored pixel is than a displayed one, and the output's
+	// sample aspect ratio says how to widen it again.
+	sarNum, sarDen := 1, 1
+	if n, d, ok := aspectRatio(v.DisplayAspectRatio); ok && maxW > 0 && maxH > 0 {
+		sarNum, sarDen = reduce(maxH*n, maxW*d)
+		dw = dw * float64(sarDen) / float64(sarNum)
 	}
 	g, err := fitGeometry(dw, dh, maxW, maxH, v.SizingPolicy, v.PaddingPolicy, interlaced)
 	if err != nil {
-		return nil, bad("sizing", err)
+		return nil, 0, bad("sizing", err)
 	}
 
 	var filters []string
@@ -137,9 +174,11 @@ func videoArgs(p *vidjob.Preset, sv *VideoStream, opts ArgOptions) ([]string, er
 		// combs; deinterlace first (only frames flagged interlaced).
 		filters = append(filters, "yadif=deint=interlaced")
 	}
-	if fps, err := rateFilter(v, sv); err != nil {
-		return nil, bad("frame_rate", err)
-	} else if fps != "" {
+	fps, rate, err := rateFilter(v, sv)
+	if err != nil {
+		return nil, 0, bad("frame_rate", err)
+	}
+	if fps != "" {
 		// Before scaling, so that dropped frames are never scaled.
 		filters = append(filters, fps)
 	}
@@ -147,21 +186,62 @@ func videoArgs(p *vidjob.Preset, sv *VideoStream, opts ArgOptions) ([]string, er
 	if interlaced && sv.Interlaced() {
 		scale += ":interl=1"
 	}
-	// setsar=1: ET outputs square pixels; the scale above already made the
-	// picture's shape right, so the flag must say so too.
-	filters = append(filters, scale, "setsar=1")
+	// setsar: the scale above already made the picture's shape right, so the
+	// flag must say so too (square pixels except for the anamorphic presets).
+	sar := "setsar=1"
+	if sarNum != sarDen {
+		sar = fmt.Sprintf("setsar=%d/%d", sarNum, sarDen)
+	}
+	filters = append(filters, scale, sar)
 	if g.cropW > 0 {
 		filters = append(filters, fmt.Sprintf("crop=%d:%d", g.cropW, g.cropH))
 	}
 	if g.padW > 0 {
 		filters = append(filters, fmt.Sprintf("pad=%d:%d:%d:%d:black", g.padW, g.padH, g.padX, g.padY))
 	}
-	// 4:2:0 is the only chroma format baseline/main/high decoders must take.
-	filters = append(filters, "format=yuv420p")
+
+	var enc []string
+	switch codec {
+	case "h.264":
+		filters = append(filters, "format=yuv420p")
+		enc, err = h264Args(p, opts, interlaced)
+	case "mpeg2":
+		var pixFmt string
+		pixFmt, enc, err = mpeg2Args(p, g, interlaced)
+		filters = append(filters, "format="+pixFmt)
+	case "vp8", "vp9":
+		filters = append(filters, "format=yuv420p")
+		enc, err = vpxArgs(p, codec, opts)
+	case "gif":
+		// One palette for the whole clip, made from the frames that change
+		// (stats_mode=diff keeps a static background from taking every
+		// colour), then dithered onto it: far better than GIF's fixed palette.
+		filters = append(filters, "split[a][b]", "[a]palettegen=stats_mode=diff[p]", "[b][p]paletteuse=dither=bayer:bayer_scale=3")
+		enc = []string{"-c:v", "gif"}
+	default:
+		return nil, 0, vidjob.Errorf(vidjob.EUNPROCESSABLE, "Preset %s (%s) uses video codec %s, which this vidjob does not support", p.ID, p.Label(), v.Codec)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
 	if interlaced {
 		filters = append(filters, "setfield=tff")
 	}
+	graph := strings.Join(filters, ",")
+	if codec == "gif" {
+		// The palette filters form a graph with labelled branches: chain
+		// them with ';' after the linear part.
+		graph = strings.Join(filters[:len(filters)-3], ",") + "," + strings.Join(filters[len(filters)-3:], ";")
+	}
+	return append([]string{"-vf", graph}, enc...), rate, nil
+}
 
+// h264Args returns x264's arguments for an H.264 preset.
+func h264Args(p *vidjob.Preset, opts ArgOptions, interlaced bool) ([]string, error) {
+	v := p.Video
+	bad := func(field string, err error) error {
+		return fmt.Errorf("preset %s: video %s: %w", p.ID, field, err)
+	}
 	profile := strings.ToLower(v.Profile)
 	switch profile {
 	case "baseline", "main", "high":
@@ -172,19 +252,13 @@ func videoArgs(p *vidjob.Preset, sv *VideoStream, opts ArgOptions) ([]string, er
 	if err != nil {
 		return nil, bad("level", err)
 	}
-	keyint, err := v.KeyframesMaxDist.Int()
-	if err != nil || keyint < 1 {
-		return nil, bad("keyframes_max_dist", err)
+	keyint, fixedGOP, err := gop(v)
+	if err != nil {
+		return nil, bad("keyframes", err)
 	}
 	refs, err := v.MaxReferenceFrames.Int()
 	if err != nil || refs < 1 {
 		return nil, bad("max_reference_frames", err)
-	}
-	fixedGOP := false
-	if v.FixedGOP.IsSet() {
-		if fixedGOP, err = v.FixedGOP.Bool(); err != nil {
-			return nil, bad("fixed_gop", err)
-		}
 	}
 	rate, maxrate, bufsize, err := rateControl(v, profile, levelIDC)
 	if err != nil {
@@ -194,9 +268,7 @@ func videoArgs(p *vidjob.Preset, sv *VideoStream, opts ArgOptions) ([]string, er
 	if x264Preset == "" {
 		x264Preset = DefaultX264Preset
 	}
-
 	args := []string{
-		"-vf", strings.Join(filters, ","),
 		"-c:v", "libx264", "-preset", x264Preset,
 		"-profile:v", profile, "-level:v", strings.TrimSpace(string(v.Level)),
 		"-refs", strconv.Itoa(refs),
@@ -211,15 +283,35 @@ func videoArgs(p *vidjob.Preset, sv *VideoStream, opts ArgOptions) ([]string, er
 	// Single-pass ABR with a VBV cap: the average lands near the preset's
 	// bit rate while the cap keeps peaks within what the target devices and
 	// the H.264 level allow.
+	// ratetol=0.1 makes x264's ABR correct its quantiser ten times more
+	// eagerly than its default (1.0): on hard pictures the default lets a
+	// clip of a few seconds land a quarter above the target while the VBV
+	// buffer (ET's are up to six seconds long) absorbs the excess.
 	args = append(args,
 		"-b:v", strconv.Itoa(rate)+"k",
 		"-maxrate", strconv.Itoa(maxrate)+"k",
-		"-bufsize", strconv.Itoa(bufsize)+"k")
+		"-bufsize", strconv.Itoa(bufsize)+"k",
+		"-x264-params", "ratetol=0.1")
 	if interlaced {
 		// Interlaced coding; the top-field-first order comes from setfield.
 		args = append(args, "-flags", "+ildct+ilme")
 	}
 	return args, nil
+}
+
+// gop returns the keyframe distance in frames and whether it is fixed.
+func gop(v *vidjob.VideoSettings) (int, bool, error) {
+	keyint, err := v.KeyframesMaxDist.Int()
+	if err != nil || keyint < 1 {
+		return 0, false, fmt.Errorf("keyframes_max_dist %q: want a positive number", v.KeyframesMaxDist)
+	}
+	fixed := false
+	if v.FixedGOP.IsSet() {
+		if fixed, err = v.FixedGOP.Bool(); err != nil {
+			return 0, false, fmt.Errorf("fixed_gop: %w", err)
+		}
+	}
+	return keyint, fixed, nil
 }
 
 // rateControl returns the target, maximum bit rate (kb/s) and VBV buffer
@@ -268,29 +360,30 @@ var levelLimits = map[int][2]int{
 }
 
 // rateFilter returns the fps filter for the preset's frame rate, or "" to keep
-// the source's timing. "auto" keeps the source's rate, capped at MaxFrameRate.
-func rateFilter(v *vidjob.VideoSettings, sv *VideoStream) (string, error) {
+// the source's timing, and the output's frame rate (0 when unknown). "auto"
+// keeps the source's rate, capped at MaxFrameRate.
+func rateFilter(v *vidjob.VideoSettings, sv *VideoStream) (string, float64, error) {
 	if !v.FrameRate.IsSet() {
-		return "", nil
+		return "", sv.FrameRate, nil
 	}
 	if !v.FrameRate.IsAuto() {
 		n, d, err := v.FrameRate.Rate()
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
-		return fmt.Sprintf("fps=%d/%d", n, d), nil
+		return fmt.Sprintf("fps=%d/%d", n, d), float64(n) / float64(d), nil
 	}
 	if !v.MaxFrameRate.IsSet() || v.MaxFrameRate.IsAuto() {
-		return "", nil
+		return "", sv.FrameRate, nil
 	}
 	n, d, err := v.MaxFrameRate.Rate()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if sv.FrameRateNum > 0 && float64(sv.FrameRateNum)/float64(sv.FrameRateDen) > float64(n)/float64(d) {
-		return fmt.Sprintf("fps=%d/%d", n, d), nil
+		return fmt.Sprintf("fps=%d/%d", n, d), float64(n) / float64(d), nil
 	}
-	return "", nil
+	return "", sv.FrameRate, nil
 }
 
 // boxDim parses MaxWidth/MaxHeight; "auto" (or unset) is 0, meaning no bound.
@@ -393,36 +486,4 @@ func even(x float64, limit int) int {
 		n = limit &^ 1
 	}
 	return max(n, 2)
-}
-
-// audioArgs returns the AAC encoder arguments for a preset.
-func audioArgs(p *vidjob.Preset) ([]string, error) {
-	a := p.Audio
-	switch strings.ToUpper(a.Profile) {
-	case "", "AAC-LC", "AUTO":
-		// ffmpeg's native encoder makes AAC-LC only; for "auto" that is
-		// the choice that every AAC decoder plays.
-	default:
-		return nil, vidjob.Errorf(vidjob.EUNPROCESSABLE, "Preset %s (%s) uses audio profile %s, which this vidjob does not support yet", p.ID, p.Label(), a.Profile)
-	}
-	args := []string{"-c:a", "aac"}
-	for _, s := range []struct {
-		flag, field string
-		value       vidjob.PresetValue
-		unit        string
-	}{
-		{"-b:a", "bitrate_kbps", a.BitRate, "k"},
-		{"-ar", "sample_rate", a.SampleRate, ""},
-		{"-ac", "channels", a.Channels, ""},
-	} {
-		if !s.value.IsSet() || s.value.IsAuto() {
-			continue // ffmpeg keeps the source's value
-		}
-		n, err := s.value.Int()
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("preset %s: audio %s %q: want a positive number", p.ID, s.field, s.value)
-		}
-		args = append(args, s.flag, strconv.Itoa(n)+s.unit)
-	}
-	return args, nil
 }

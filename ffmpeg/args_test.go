@@ -135,9 +135,15 @@ func TestBuildArgsAudioOnlyPreset(t *testing.T) {
 
 func TestBuildArgsRefusesWhatItCannotRun(t *testing.T) {
 	src := hd()
-	_, err := BuildArgs(lookup(t, "System preset: HLS 2M"), src, "in", "out", ArgOptions{})
-	if vidjob.ErrorMessage(err) != "Preset 1351620000001-200010 (System preset: HLS 2M) uses container ts, which this vidjob does not support yet" {
-		t.Errorf("HLS preset: %v", err)
+	mkv := lookup(t, "System preset: HLS 2M")
+	mkv.Container = "mkv"
+	_, err := BuildArgs(mkv, src, "in", "out", ArgOptions{})
+	if vidjob.ErrorMessage(err) != "Preset 1351620000001-200010 (System preset: HLS 2M) uses container mkv, which this vidjob does not support" {
+		t.Errorf("mkv preset: %v", err)
+	}
+	_, err = BuildArgs(lookup(t, "System preset: HLS 2M"), src, "in", "/out/bad%d.m3u8", ArgOptions{})
+	if err == nil || !strings.Contains(err.Error(), "segment names allow only") {
+		t.Errorf("HLS output named with a pattern: %v", err)
 	}
 	src.Video = nil
 	_, err = BuildArgs(lookup(t, "1351620000001-000010"), src, "in", "out", ArgOptions{})
@@ -248,5 +254,59 @@ func TestRateControlUsesPresetVBVAndLevelLimits(t *testing.T) {
 	}
 	if _, _, _, err := rateControl(&vidjob.VideoSettings{BitRate: "x"}, "main", 31); err == nil {
 		t.Error("accepted a non-numeric bit rate")
+	}
+}
+
+func TestBuildArgsNTSCIsAnamorphicInterlacedCBR(t *testing.T) {
+	args, err := BuildArgs(lookup(t, "System preset: NTSC - MPG"), hd(), "in", "/out/o.mpg", ArgOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(args, " ")
+	// 1280x720 16:9 fills the 720x480 frame shown as 16:9: 32:27 pixels.
+	for _, want := range []string{
+		"-vf fps=30000/1001,scale=720:480,setsar=32/27,format=yuv420p,setfield=tff",
+		"-c:v mpeg2video -g 15 -bf 2 -b:v 6500k -maxrate 6500k -bufsize 1835008 -minrate 6500k",
+		"-sc_threshold 1000000000", "-flags +ildct+ilme -top 1",
+		"-c:a mp2 -b:a 224k -ar 48000 -ac 2", "-f vob file:/out/o.mpg",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("args lack %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestBuildArgsHLSWritesSegmentsBesideThePlaylist(t *testing.T) {
+	args, err := BuildArgs(lookup(t, "System preset: HLS 400k"), hd(), "in", "/out/show.m3u8", ArgOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(args, " ")
+	// Three 90-frame GOPs at 29.97 fps fit in ET's 10 s default.
+	want := "-f hls -hls_time 9.008 -hls_playlist_type vod -hls_list_size 0 -hls_segment_type mpegts " +
+		"-hls_flags independent_segments -hls_segment_filename file:/out/show%05d.ts file:/out/show.m3u8"
+	if !strings.HasSuffix(got, want) || !strings.Contains(got, "-g 90 -keyint_min 90 -sc_threshold 0") {
+		t.Errorf("args:\n%s\nwant suffix:\n%s", got, want)
+	}
+	args, err = BuildArgs(lookup(t, "System preset: MPEG-Dash Video - 600k"), hd(), "in", "/out/show.mpd", ArgOptions{SegmentSeconds: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = strings.Join(args, " ")
+	want = "-f dash -seg_duration 3.999 -use_template 1 -use_timeline 1 -init_seg_name show-init.m4s " +
+		"-media_seg_name show-$Number%05d$.m4s file:/out/show.mpd"
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("args:\n%s\nwant suffix:\n%s", got, want)
+	}
+}
+
+func TestCheckPresetFindsBadValues(t *testing.T) {
+	p := lookup(t, "System preset: HLS 400k")
+	if err := CheckPreset(p); err != nil {
+		t.Fatalf("system preset: %v", err)
+	}
+	p.Video.BitRate = "fast"
+	if err := CheckPreset(p); err == nil || !strings.Contains(err.Error(), `bitrate_kbps "fast"`) {
+		t.Errorf("bad bit rate: %v", err)
 	}
 }

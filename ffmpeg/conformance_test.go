@@ -258,14 +258,28 @@ func checkKeyframes(fail func(string, ...any), p *vidjob.Preset, got *Probe, pat
 	keyint, _ := p.Video.KeyframesMaxDist.Int()
 	fixed, _ := p.Video.FixedGOP.Bool()
 	var frames []int
+	first := math.NaN()
 	for _, line := range strings.Fields(string(out)) {
 		ts, err := strconv.ParseFloat(strings.Trim(line, ","), 64)
 		if err != nil {
 			continue
 		}
-		frames = append(frames, int(math.Round(ts*got.Video.FrameRate)))
+		// Count from the first keyframe: some muxers start the timeline
+		// late (MPEG-PS's mux delay, fragmented MP4 without an edit list
+		// for B-frames).
+		if math.IsNaN(first) {
+			first = ts
+		}
+		frames = append(frames, int(math.Round((ts-first)*got.Video.FrameRate)))
 	}
 	last := int(got.Video.NbFrames)
+	if last == 0 { // containers without a frame count (MPEG-PS, MXF)
+		d := got.Video.Duration
+		if d <= 0 {
+			d = got.Duration
+		}
+		last = int(math.Round(d * got.Video.FrameRate))
+	}
 	frames = append(frames, last)
 	prev := 0
 	for i, f := range frames {
@@ -273,7 +287,9 @@ func checkKeyframes(fail func(string, ...any), p *vidjob.Preset, got *Probe, pat
 			fail("keyframes at %v (of %d frames): gap above %d", frames[:len(frames)-1], last, keyint)
 			return
 		}
-		if fixed && i < len(frames)-1 && f%keyint != 0 {
+		// ffmpeg's MPEG-2 encoder may end the stream with an I-frame; a
+		// keyframe on the last frame moves no GOP boundary.
+		if fixed && i < len(frames)-1 && f%keyint != 0 && !(i == len(frames)-2 && f == last-1) {
 			fail("keyframes at %v: fixed GOP wants multiples of %d", frames[:len(frames)-1], keyint)
 			return
 		}

@@ -69,6 +69,11 @@ type AudioStream struct {
 	Channels   int
 	BitRate    int64
 	Duration   float64 // seconds
+	// SampleFmt is ffmpeg's sample format ("s16", "fltp"); BitsPerSample the
+	// stored bits per sample (bits_per_raw_sample, else bits_per_sample),
+	// 0 when the codec has none (lossy codecs).
+	SampleFmt     string
+	BitsPerSample int
 }
 
 // DisplaySize is the picture's size as a viewer sees it: pixels stretched by
@@ -120,6 +125,17 @@ func (p *Probe) BilledDuration() time.Duration {
 // media source (text, empty, truncated, a still image, a playlist) is an
 // EUNPROCESSABLE error whose message gives a short reason and never the path.
 func (r *Runner) Probe(ctx context.Context, path string) (*Probe, error) {
+	return r.probe(ctx, path, false)
+}
+
+// ProbeOutput is Probe for a file this vidjob wrote: it also reads an HLS
+// playlist or DASH manifest (and through it the segments beside it, local
+// files only), which a source may never be.
+func (r *Runner) ProbeOutput(ctx context.Context, path string) (*Probe, error) {
+	return r.probe(ctx, path, true)
+}
+
+func (r *Runner) probe(ctx context.Context, path string, playlist bool) (*Probe, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
@@ -157,6 +173,9 @@ func (r *Runner) Probe(ctx context.Context, path string) (*Probe, error) {
 	p, err := parseProbe(stdout.Bytes())
 	if err != nil {
 		return nil, err
+	}
+	if playlist && (p.FormatName == "hls" || p.FormatName == "dash") {
+		return p, nil
 	}
 	if reason := notMediaReason(p); reason != "" {
 		return nil, notMedia(reason)
@@ -241,6 +260,9 @@ type probeJSON struct {
 		NbFrames     string            `json:"nb_frames"`
 		SampleRate   string            `json:"sample_rate"`
 		Channels     int               `json:"channels"`
+		SampleFmt    string            `json:"sample_fmt"`
+		BitsRaw      string            `json:"bits_per_raw_sample"`
+		BitsPer      int               `json:"bits_per_sample"`
 		Tags         map[string]string `json:"tags"`
 		Disposition  map[string]int    `json:"disposition"`
 		SideDataList []json.RawMessage `json:"side_data_list"`
@@ -286,6 +308,10 @@ func parseProbe(data []byte) (*Probe, error) {
 				Index: s.Index, Codec: s.CodecName, Profile: s.Profile,
 				SampleRate: int(parseInt(s.SampleRate)), Channels: s.Channels,
 				BitRate: parseInt(s.BitRate), Duration: streamDuration(s.Duration, s.Tags),
+				SampleFmt: s.SampleFmt, BitsPerSample: int(parseInt(s.BitsRaw)),
+			}
+			if p.Audio.BitsPerSample == 0 {
+				p.Audio.BitsPerSample = s.BitsPer
 			}
 		}
 	}

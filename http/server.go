@@ -39,6 +39,8 @@ type Store interface {
 // PresetCatalog finds presets (package preset).
 type PresetCatalog interface {
 	Lookup(name string) (*vidjob.Preset, string, error)
+	// All lists every preset, for GET /presets.
+	All() []*vidjob.Preset
 }
 
 // Waiter wakes /listen requests when a job ends (queue.Hub).
@@ -109,6 +111,8 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/listen/{jobID}", s.getListen)
 	r.Get("/jobs/{jobID}", s.getJob)
 	r.Get("/usage", s.getUsage)
+	r.Get("/presets", s.getPresets)
+	r.Get("/presets/{id}", s.getPreset)
 	r.Get("/healthz", s.getHealth)
 	r.Get("/jobs", s.listJobs)
 	r.Get("/openapi.json", s.getOpenAPI)

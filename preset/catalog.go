@@ -54,6 +54,11 @@ func Parse(data []byte) (*Catalog, error) {
 	if err := dec.Decode(&presets); err != nil {
 		return nil, fmt.Errorf("parse preset catalog: %w", err)
 	}
+	return build(presets)
+}
+
+// build indexes and checks a list of presets.
+func build(presets []*vidjob.Preset) (*Catalog, error) {
 	c := &Catalog{
 		presets: presets,
 		byID:    make(map[string]*vidjob.Preset, len(presets)),

@@ -238,22 +238,48 @@ func TestFilledSettingsAreExplainedInNotes(t *testing.T) {
 	}
 }
 
-func TestOtherContainersAreListedButNotSupported(t *testing.T) {
-	c := load(t)
-	for _, tc := range []struct{ id, want string }{
-		{"1351620000001-200010", "Preset 1351620000001-200010 (System preset: HLS 2M) uses container ts, which this vidjob does not support yet"},
-		{"1351620000001-100240", "Preset 1351620000001-100240 (System preset: Webm 720p) uses container webm, which this vidjob does not support yet"},
-		{"1351620000001-300110", "Preset 1351620000001-300110 (System preset: Audio FLAC - CD) uses container unknown, which this vidjob does not support yet"},
-		{"1351620000001-400010", "Preset 1351620000001-400010 (System preset: Smooth 3M) uses container fmp4, which this vidjob does not support yet"},
-	} {
-		p, _, err := c.Lookup(tc.id)
-		if err != nil {
-			t.Fatal(err)
+func TestEveryCurrentPresetIsSupported(t *testing.T) {
+	n := 0
+	for _, p := range load(t).All() {
+		if p.Deprecated() {
+			continue
 		}
-		err = p.Supported()
-		if vidjob.ErrorCode(err) != vidjob.EUNPROCESSABLE || vidjob.ErrorMessage(err) != tc.want {
-			t.Errorf("%s: Supported() = %v, want %q", tc.id, err, tc.want)
+		n++
+		if err := p.Supported(); err != nil {
+			t.Errorf("%s: %v", p.ID, err)
 		}
+		if !p.WantsVideo() && !p.WantsAudio() {
+			t.Errorf("%s: no settings", p.ID)
+		}
+		if p.WantsAudio() && !p.Audio.SampleRate.IsSet() && !strings.EqualFold(p.Audio.Codec, "AAC") {
+			t.Errorf("%s: %s audio without a sample rate", p.ID, p.Audio.Codec)
+		}
+		if (p.Container == "ts" || p.Container == "fmp4") != (p.Packaging != "") {
+			t.Errorf("%s: container %s with packaging %q", p.ID, p.Container, p.Packaging)
+		}
+	}
+	if n != 62 {
+		t.Errorf("%d current presets, want 62", n)
+	}
+}
+
+func TestUnknownContainerOrCodecIsRefused(t *testing.T) {
+	p, _, err := load(t).Lookup("1351620000001-200010")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := *p
+	q.Container = "mkv"
+	if err := q.Supported(); vidjob.ErrorCode(err) != vidjob.EUNPROCESSABLE ||
+		vidjob.ErrorMessage(err) != "Preset 1351620000001-200010 (System preset: HLS 2M) uses container mkv, which this vidjob does not support" {
+		t.Errorf("mkv: %v", err)
+	}
+	q = *p
+	v := *p.Video
+	v.Codec = "ProRes"
+	q.Video = &v
+	if err := q.Supported(); vidjob.ErrorCode(err) != vidjob.EUNPROCESSABLE || !strings.Contains(vidjob.ErrorMessage(err), "video codec ProRes") {
+		t.Errorf("ProRes: %v", err)
 	}
 }
 

@@ -1,13 +1,17 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +28,9 @@ import (
 // MediaTool probes and transcodes media files (package ffmpeg).
 type MediaTool interface {
 	Probe(ctx context.Context, path string) (*ffmpeg.Probe, error)
+	// ProbeOutput is Probe for an output, which may be an HLS playlist or a
+	// DASH manifest.
+	ProbeOutput(ctx context.Context, path string) (*ffmpeg.Probe, error)
 	Transcode(ctx context.Context, args []string, total time.Duration, progress func(fraction float64)) error
 }
 
@@ -249,7 +256,15 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	if err := db.SetState(ctx, job.ID, vidjob.StateTranscoding, 0); err != nil {
 		return nil, nil, retryable{err}
 	}
-	outPath := filepath.Join(dir, "output"+vidjob.ContainerExtension(preset.Container))
+	// ffmpeg writes into a directory of its own: the output, and for a
+	// segmented preset its segments, which are all stored.
+	outDir := filepath.Join(dir, "out")
+	if err := os.Mkdir(outDir, 0o700); err != nil {
+		return nil, nil, retryable{fmt.Errorf("create output dir: %w", err)}
+	}
+	dest := req.Transcode.Destination
+	outName := outputFileName(dest.Key, preset)
+	outPath := filepath.Join(outDir, outName)
 	args, err := ffmpeg.BuildArgs(preset, src, srcPath, outPath, w.ArgOptions)
 	if err != nil {
 		return nil, nil, err
@@ -268,7 +283,9 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
 	}
 	took := time.Since(encodeStart)
-	out, err := w.Media.Probe(ctx, outPath)
+	// The billed duration is the main output's: for HLS and DASH, ffprobe
+	// reads the local playlist or manifest and through it every segment.
+	out, err := w.Media.ProbeOutput(ctx, outPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("probe output: %w", err)
 	}
@@ -282,25 +299,54 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	if err := db.SetState(ctx, job.ID, vidjob.StateUploading, 1); err != nil {
 		return nil, nil, retryable{err}
 	}
-	dest := req.Transcode.Destination
-	url, err := w.Store.Put(ctx, vidjob.Object{
-		Bucket:      dest.Bucket,
-		Region:      dest.Region,
-		Key:         dest.Key,
-		File:        outPath,
-		ContentType: vidjob.ContainerContentType(preset.Container),
-		Headers:     dest.Headers,
-	})
+	files, err := os.ReadDir(outDir)
 	if err != nil {
-		var ve *vidjob.Error
-		if errors.As(err, &ve) && ve.Code != vidjob.EUNAVAILABLE && ve.Code != vidjob.EINTERNAL {
-			return nil, nil, err
+		return nil, nil, fmt.Errorf("list outputs: %w", err)
+	}
+	// The main output goes last, so that a client (or a player polling the
+	// playlist's URL) never sees a playlist whose segments are not there yet.
+	slices.SortStableFunc(files, func(a, b os.DirEntry) int {
+		return cmp.Compare(boolInt(a.Name() == outName), boolInt(b.Name() == outName))
+	})
+	var url string
+	keys := []string{dest.Key}
+	for _, f := range files {
+		if !f.Type().IsRegular() {
+			return nil, nil, fmt.Errorf("output %q is not a regular file", f.Name())
 		}
-		return nil, nil, retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The output could not be stored in bucket %s.", dest.Bucket)}
+		key, contentType := dest.Key, preset.OutputContentType()
+		if f.Name() != outName {
+			key = siblingKey(dest.Key, f.Name())
+			contentType = segmentContentTypes[filepath.Ext(f.Name())]
+			keys = append(keys, key)
+		}
+		u, err := w.Store.Put(ctx, vidjob.Object{
+			Bucket:      dest.Bucket,
+			Region:      dest.Region,
+			Key:         key,
+			File:        filepath.Join(outDir, f.Name()),
+			ContentType: contentType,
+			Headers:     dest.Headers,
+		})
+		if err != nil {
+			var ve *vidjob.Error
+			if errors.As(err, &ve) && ve.Code != vidjob.EUNAVAILABLE && ve.Code != vidjob.EINTERNAL {
+				return nil, nil, err
+			}
+			return nil, nil, retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The output could not be stored in bucket %s.", dest.Bucket)}
+		}
+		if key == dest.Key {
+			url = u
+		}
+	}
+	if url == "" {
+		return nil, nil, fmt.Errorf("ffmpeg wrote no %s", outName)
 	}
 
-	if fi, err := os.Stat(outPath); err == nil {
-		w.recorder().OutputStored(fi.Size())
+	for _, f := range files {
+		if fi, err := f.Info(); err == nil {
+			w.recorder().OutputStored(fi.Size())
+		}
 	}
 
 	billed := out.BilledDuration()
@@ -315,7 +361,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 			PresetID:        preset.ID,
 			PresetNote:      note,
 			DurationSeconds: billed.Seconds(),
-			Objects:         []string{dest.Key},
+			Objects:         keys,
 		},
 	}, &charge, nil
 }
@@ -325,6 +371,50 @@ func (w *TranscodeWorker) recorder() Recorder {
 		return noRecorder{}
 	}
 	return w.Metrics
+}
+
+// segmentContentTypes are the media types of segment files; "" lets the
+// store choose.
+var segmentContentTypes = map[string]string{
+	".ts":  "video/mp2t",
+	".m4s": "video/iso.segment",
+}
+
+// outputFileName is the local name ffmpeg writes the main output to: the
+// key's last element without its extension, reduced to letters, digits, '.',
+// '_' and '-' (segment names are made from it, and muxers read '%' and '$' as
+// patterns), with the preset's extension. Segments are stored under the
+// key's prefix with the same names the playlist gives them, so the names
+// need only be consistent, not equal to the key's.
+func outputFileName(key string, p *vidjob.Preset) string {
+	base := path.Base(key)
+	stem := strings.TrimSuffix(base, path.Ext(base))
+	stem = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+			return r
+		}
+		return '_'
+	}, stem)
+	if strings.Trim(stem, "._") == "" || len(stem) > 100 {
+		stem = "output"
+	}
+	return stem + p.OutputExtension()
+}
+
+// siblingKey is the key of a file written next to the object at key.
+func siblingKey(key, name string) string {
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		return key[:i+1] + name
+	}
+	return name
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // progressSaver returns a callback that stores transcode progress at most once a

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	nethttp "net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type WorkerFlags struct {
 	MaxAttempts          int             `help:"Attempts at a job whose failure may pass (source server down, storage timeout)." default:"5" env:"VIDJOB_MAX_ATTEMPTS"`
 	RescueAfter          time.Duration   `help:"How long a job may stay running without finishing before it is taken to have lost its worker and is run again. Default: job timeout + 10m." env:"VIDJOB_RESCUE_AFTER"`
 	PostbackRetry        []time.Duration `help:"Waits between postback attempts; one more attempt than waits." default:"1s,3s,15s,1m,5m,10m,30m,1h" env:"VIDJOB_POSTBACK_RETRY"`
+	PresetsFile          string          `name:"presets-file" help:"JSON file of custom presets in Elastic Transcoder's shape, added to the system presets." env:"VIDJOB_PRESETS_FILE"`
 	X264Preset           string          `name:"x264-preset" help:"x264 speed/quality preset (ultrafast ... veryslow)." default:"medium" env:"VIDJOB_X264_PRESET"`
 	FFmpegThreads        int             `name:"ffmpeg-threads" help:"Threads per ffmpeg process; 0 lets ffmpeg choose." default:"0" env:"VIDJOB_FFMPEG_THREADS"`
 	ShutdownGrace        time.Duration   `help:"On SIGTERM, how long running jobs may finish before they are released for retry." default:"30s" env:"VIDJOB_SHUTDOWN_GRACE"`
@@ -121,7 +123,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 			return nil, err
 		}
 	}
-	catalog, err := preset.Load()
+	catalog, err := loadCatalog(f.PresetsFile)
 	if err != nil {
 		return nil, err
 	}
@@ -189,4 +191,30 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 	}
 	rt.closers = append(rt.closers, func() error { rt.queue.Close(); return nil })
 	return rt, nil
+}
+
+// loadCatalog returns the system presets plus, when path is set, the custom
+// presets in that file, each checked as ffmpeg would run it.
+func loadCatalog(path string) (*preset.Catalog, error) {
+	if path == "" {
+		return preset.Load()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--presets-file: %w", err)
+	}
+	custom, err := preset.ParseCustom(data)
+	if err != nil {
+		return nil, fmt.Errorf("--presets-file %s: %w", path, err)
+	}
+	for _, p := range custom {
+		if err := ffmpeg.CheckPreset(p); err != nil {
+			return nil, fmt.Errorf("--presets-file %s: %w", path, err)
+		}
+	}
+	c, err := preset.LoadWithCustom(custom)
+	if err != nil {
+		return nil, fmt.Errorf("--presets-file %s: %w", path, err)
+	}
+	return c, nil
 }
