@@ -2,6 +2,11 @@
 SHELL := /bin/bash
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 export PATH := $(dir $(GO)):$(PATH)
+# go.mod names the toolchain vidjob is built with (a patch release with the
+# standard library's security fixes); "auto" lets the go command fetch it from
+# the module proxy when the installed Go is older, as machines that set
+# GOTOOLCHAIN=local would otherwise refuse.
+export GOTOOLCHAIN = auto
 
 DATA ?= ./data
 LISTEN ?= 127.0.0.1:8080

@@ -16,6 +16,16 @@ if [[ ! -x "$bin" ]]; then
 	exit 1
 fi
 args=()
+if [[ -z "${GOVULNDB:-}" ]]; then
+	# The Go vulnerability database is also published as a Go module
+	# (golang.org/x/vulndb, its OSV files under data/osv); build a local copy
+	# of it, so the check runs wherever the module proxy is reachable.
+	if db="$(scripts/build-vulndb.sh)"; then
+		GOVULNDB="file://$db"
+	else
+		echo "vulncheck: could not build a local vulnerability database; trying https://vuln.go.dev" >&2
+	fi
+fi
 if [[ -n "${GOVULNDB:-}" ]]; then
 	args+=(-db "$GOVULNDB")
 fi
