@@ -251,33 +251,18 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 	case "ts":
 		p.Player, p.ContentType = "hls", vidjob.ContainerContentType(c)
 	}
-	charge, err := s.Store.FindCharge(ctx, job.ID)
+	charge, postback, err := s.chargeAndPostback(ctx, job)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if charge != nil {
-		p.Charge = &chargeView{DurationSeconds: float64(charge.DurationMillis) / 1000, Minutes: charge.Minutes, AmountUSD: charge.Amount.String()}
-	}
-	if job.Request.PostbackURL != "" {
-		state, err := s.Store.PostbackState(ctx, job.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		attempts, err := s.Store.PostbackAttempts(ctx, job.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
+	p.Charge = charge
+	if postback != nil {
 		p.Postback = &struct {
 			URL      string
 			State    string
 			Attempts []attemptView
-		}{URL: job.Request.PostbackURL, State: state}
-		for _, a := range attempts {
-			p.Postback.Attempts = append(p.Postback.Attempts, attemptView{Attempt: a.Attempt, At: a.At.UTC(), StatusCode: a.StatusCode, Error: a.Error, Millis: a.Duration.Milliseconds()})
-		}
+		}{URL: job.Request.PostbackURL, State: postback.State, Attempts: postback.Attempts}
 	}
 	s.render(w, r, http.StatusOK, "job", struct {
 		page

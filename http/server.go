@@ -393,32 +393,41 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		json.Unmarshal(body, &env)
 		st.Results = env.Results
 	}
-	charge, err := s.Store.FindCharge(ctx, job.ID)
+	st.Charge, st.Postback, err = s.chargeAndPostback(ctx, job)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if charge != nil {
-		st.Charge = &chargeView{DurationSeconds: float64(charge.DurationMillis) / 1000, Minutes: charge.Minutes, AmountUSD: charge.Amount.String()}
-	}
-	if job.Request.PostbackURL != "" {
-		state, err := s.Store.PostbackState(ctx, job.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		attempts, err := s.Store.PostbackAttempts(ctx, job.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		pv := &postbackView{State: state, Attempts: []attemptView{}}
-		for _, a := range attempts {
-			pv.Attempts = append(pv.Attempts, attemptView{Attempt: a.Attempt, At: a.At.UTC(), StatusCode: a.StatusCode, Error: a.Error, Millis: a.Duration.Milliseconds()})
-		}
-		st.Postback = pv
-	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// chargeAndPostback reads a job's charge (nil when it has none) and, when it
+// has a postback_url, where its delivery stands with every attempt.
+func (s *Server) chargeAndPostback(ctx context.Context, job *vidjob.Job) (*chargeView, *postbackView, error) {
+	var cv *chargeView
+	charge, err := s.Store.FindCharge(ctx, job.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if charge != nil {
+		cv = &chargeView{DurationSeconds: float64(charge.DurationMillis) / 1000, Minutes: charge.Minutes, AmountUSD: charge.Amount.String()}
+	}
+	if job.Request.PostbackURL == "" {
+		return cv, nil, nil
+	}
+	state, err := s.Store.PostbackState(ctx, job.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	attempts, err := s.Store.PostbackAttempts(ctx, job.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	pv := &postbackView{State: state, Attempts: []attemptView{}}
+	for _, a := range attempts {
+		pv.Attempts = append(pv.Attempts, attemptView{Attempt: a.Attempt, At: a.At.UTC(), StatusCode: a.StatusCode, Error: a.Error, Millis: a.Duration.Milliseconds()})
+	}
+	return cv, pv, nil
 }
 
 // usageView is GET /usage's answer.
