@@ -1,8 +1,15 @@
 package ffmpeg
 
 import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vidjob/vidjob/internal/testmedia"
 )
 
 // cfr returns n packets at rate num/den, a keyframe every gop frames, in
@@ -105,4 +112,107 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestAcceleratedJoinConformsAndMatchesOnePass runs the accelerated pipeline
+// (packets, plan, split, parts, audio, join) on a 12 s source in 3 s segments
+// for presets with each H.264 profile, checks the joined file with the same
+// conformance checks as every MP4 preset's single pass, and compares it with
+// that single pass: the same frame and audio packet counts.
+func TestAcceleratedJoinConformsAndMatchesOnePass(t *testing.T) {
+	sources := makeSources(t, map[string]testmedia.Spec{
+		"29.97": {Seconds: 12, Width: 640, Height: 360},
+		"30":    {Seconds: 12, Width: 640, Height: 360, FPS: "30"},
+	})
+	r := &Runner{X264Preset: conformanceX264Preset, Threads: 1}
+	ctx := context.Background()
+	for _, c := range []struct{ preset, source string }{
+		{"System preset generic 720p", "29.97"}, // baseline
+		{"1351620000001-100050", "30"},          // Apple TV 2G: main, B-frames
+		{"1351620000001-100020", "30"},          // iPhone 4s: high, B-frames
+	} {
+		p := lookup(t, c.preset)
+		src := sources[slices.IndexFunc(sources, func(s source) bool { return s.name == c.source })]
+		t.Run(p.ID, func(t *testing.T) {
+			t.Parallel()
+			fail := func(format string, args ...any) { t.Helper(); t.Errorf(format, args...) }
+			if ok, why := Accelerable(p, src.probe); !ok {
+				t.Fatalf("not accelerable: %s", why)
+			}
+			dir := t.TempDir()
+			pkts, err := r.VideoPackets(ctx, src.path, src.probe.Video.Index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := src.probe.Video
+			plan, reason := PlanSplit(pkts, v.FrameRateNum, v.FrameRateDen, 3, FixedGOP(p))
+			if reason != "" {
+				t.Fatal(reason)
+			}
+			if err := r.Transcode(ctx, SplitArgs(src.path, v.Index, plan, float64(v.FrameRateDen)/float64(v.FrameRateNum), dir), 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			var parts []string
+			for i, n := range plan.PieceFrames() {
+				part := filepath.Join(dir, fmt.Sprintf("part%d.mp4", i))
+				args, err := PartArgs(p, src.probe, 0, filepath.Join(dir, PieceName(i)), part, r.ArgOptions())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Transcode(ctx, args, 0, nil); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := r.Probe(ctx, part); err != nil || got.Video.NbFrames != int64(n) {
+					t.Fatalf("part %d: %v frames, want %d (%v)", i, got, n, err)
+				}
+				parts = append(parts, part)
+			}
+			audio := filepath.Join(dir, "audio.m4a")
+			args, err := AudioArgs(p, src.probe, src.path, audio)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Transcode(ctx, args, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			joined := filepath.Join(dir, "joined.mp4")
+			args, err = JoinArgs(p, parts, filepath.Join(dir, "list.txt"), audio, joined)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Transcode(ctx, args, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.Probe(ctx, joined)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if order, err := topLevelBoxes(joined); err != nil || slices.Index(order, "moov") > slices.Index(order, "mdat") {
+				t.Errorf("boxes %v (%v): want moov before mdat", order, err)
+			}
+			checkAudio(fail, p, src.probe, got)
+			checkVideo(fail, p, src.probe, got)
+			checkKeyframes(fail, p, got, joined)
+
+			single := filepath.Join(dir, "single.mp4")
+			args, err = BuildArgs(p, src.probe, src.path, single, r.ArgOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Transcode(ctx, args, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			one, err := r.Probe(ctx, single)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Video.NbFrames != one.Video.NbFrames || got.Video.Profile != one.Video.Profile || got.Video.Level != one.Video.Level ||
+				math.Abs(got.Video.Duration-one.Video.Duration) > 1/v.FrameRate || got.Audio.Duration != one.Audio.Duration {
+				t.Errorf("joined %d frames %s L%d %.4f s audio %.4f s; single pass %d frames %s L%d %.4f s audio %.4f s",
+					got.Video.NbFrames, got.Video.Profile, got.Video.Level, got.Video.Duration, got.Audio.Duration,
+					one.Video.NbFrames, one.Video.Profile, one.Video.Level, one.Video.Duration, one.Audio.Duration)
+			}
+			t.Logf("%d parts, %d frames, %s L%d", len(parts), got.Video.NbFrames, got.Video.Profile, got.Video.Level)
+		})
+	}
 }
