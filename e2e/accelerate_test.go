@@ -279,3 +279,65 @@ func TestAcceleratedPartsRunOnTwoWorkers(t *testing.T) {
 		t.Errorf("%d scratch objects left in S3, first %s", len(list.Contents), aws.ToString(list.Contents[0].Key))
 	}
 }
+
+// TestKilledWorkerPartIsRescued: `kill -9` of the worker that is encoding a
+// part leaves that part running in River until the rescue; another worker
+// then encodes it, and the job completes, whole, billed and posted back once.
+func TestKilledWorkerPartIsRescued(t *testing.T) {
+	database := postgresDatabase(t)
+	srv := startServer(t, "--database", database, "--workers", "0")
+	dir := t.TempDir()
+	src := testmedia.Make(t, dir, testmedia.Spec{Seconds: 20, Width: 1280, Height: 720})
+	media := mediaServer(t, dir)
+	rcv := newReceiver(t)
+	flags := append([]string{"--job-timeout", "30s", "--rescue-after", "30s"}, accelFlags...)
+	first := startWorker(t, srv, database, flags...)
+	// Generic 480p 16:9 keeps the 29.97 fps and takes seconds per part.
+	id := srv.submit(t, accelJob(srv.AppID, media.URL+"/"+filepath.Base(src), rcv.URL, "1351620000001-000020", "out", "k.mp4"))
+
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, _ := os.ReadFile(first.log)
+		encoding := false
+		if strings.Contains(string(b), "encoding in parts") {
+			for _, c := range children(first.cmd.Process.Pid) {
+				if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/comm"); strings.TrimSpace(string(comm)) == "ffmpeg" {
+					encoding = true
+				}
+			}
+		}
+		if encoding {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never encoded a part")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	first.cmd.Process.Kill()
+	<-first.done
+	if b, _ := os.ReadFile(first.log); strings.Count(string(b), "part encoded") >= 4 {
+		t.Fatal("every part was done before the kill; the test did not interrupt one")
+	}
+
+	second := startWorker(t, srv, database, flags...)
+	res := results(t, rcv.wait(t, 4*time.Minute).Body)
+	if res["job_id"] != id || res["errors"] != nil {
+		t.Fatalf("results = %v", res)
+	}
+	time.Sleep(2 * time.Second)
+	if n := rcv.count(); n != 1 {
+		t.Errorf("%d postbacks, want 1", n)
+	}
+	_, usage := srv.get(t, "/usage?application_id="+srv.AppID)
+	if usage["jobs"] != float64(1) || usage["minutes"] != float64(1) {
+		t.Errorf("usage = %v, want one job billed once", usage)
+	}
+	got, want := mediaFacts(t, filepath.Join(srv.Data, "objects", "out", "k.mp4")), mediaFacts(t, src)
+	if got.videoFrames != want.videoFrames || len(got.frameSteps) != 1 {
+		t.Errorf("output: %d frames, steps %v; source %d frames", got.videoFrames, got.frameSteps, want.videoFrames)
+	}
+	if b, _ := os.ReadFile(second.log); !strings.Contains(string(b), "part encoded") {
+		t.Error("the second worker encoded no part")
+	}
+}
