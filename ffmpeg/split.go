@@ -74,6 +74,12 @@ func Accelerable(p *vidjob.Preset, src *Probe) (bool, string) {
 	if n*src.Video.FrameRateDen != d*src.Video.FrameRateNum {
 		return false, fmt.Sprintf("the preset changes the frame rate (%d/%d to %d/%d)", src.Video.FrameRateNum, src.Video.FrameRateDen, n, d)
 	}
+	// The parts and the separately encoded audio both start at zero; a
+	// source whose audio starts apart from its video would lose that offset.
+	frame := float64(d) / float64(n)
+	if a := src.Audio; a != nil && p.WantsAudio() && math.Abs(a.StartTime-src.Video.StartTime) > frame/2 {
+		return false, fmt.Sprintf("the source's audio starts %.3f s from its video", a.StartTime-src.Video.StartTime)
+	}
 	return true, ""
 }
 

@@ -100,6 +100,11 @@ func TestAccelerableOnlyWhereTheJoinMatchesTheSinglePass(t *testing.T) {
 	if ok, _ := Accelerable(lookup(t, "System preset generic 720p"), rotated); ok {
 		t.Error("a rotated source was accelerated")
 	}
+	late := hd()
+	late.Audio.StartTime = 0.1
+	if ok, why := Accelerable(lookup(t, "System preset generic 720p"), late); ok || !strings.Contains(why, "audio starts") {
+		t.Errorf("audio 0.1 s after the video: ok=%v %q", ok, why)
+	}
 }
 
 func equalInts(a, b []int) bool {

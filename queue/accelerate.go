@@ -68,6 +68,9 @@ type accelManifest struct {
 	Frames       int         `json:"frames"`
 	Audio        bool        `json:"audio"`
 	OriginalMeta vidjob.Meta `json:"original_meta"`
+	// Started is when the split began: the encode's wall time runs from it
+	// to the end of the join.
+	Started time.Time `json:"started"`
 }
 
 // ScratchStore keeps an accelerated job's pieces and parts where every
@@ -148,6 +151,7 @@ func (w *TranscodeWorker) startAccelerated(ctx context.Context, job *vidjob.Job,
 	if len(plan.Cuts)+1 > maxParts {
 		return single(fmt.Sprintf("%d pieces is more than %d", len(plan.Cuts)+1, maxParts))
 	}
+	started := time.Now()
 	pieceDir := filepath.Join(dir, "pieces")
 	if err := os.Mkdir(pieceDir, 0o700); err != nil {
 		return retryable{fmt.Errorf("create pieces dir: %w", err)}
@@ -188,7 +192,7 @@ func (w *TranscodeWorker) startAccelerated(ctx context.Context, job *vidjob.Job,
 			return err
 		}
 	}
-	manifest, err := json.Marshal(accelManifest{Parts: len(want), Frames: plan.Frames, Audio: audioArgs != nil, OriginalMeta: originalMeta})
+	manifest, err := json.Marshal(accelManifest{Parts: len(want), Frames: plan.Frames, Audio: audioArgs != nil, OriginalMeta: originalMeta, Started: started})
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
@@ -253,15 +257,17 @@ func (w *TranscodeWorker) partJobs(ctx context.Context, jobID string) ([]*rivert
 func (w *TranscodeWorker) resumeAccelerated(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir string,
 	log *slog.Logger) (resumed bool, result *vidjob.Result, charge *vidjob.Charge, err error) {
 	cfg := w.queue.config
-	if w.Scratch == nil || cfg.AccelerateAfter <= 0 {
+	if w.Scratch == nil {
 		return false, nil, nil, nil
 	}
 	// The scratch bucket belongs to the server: a job may neither write its
 	// output there nor read its source from it.
 	srcBucket, _, isS3, _ := vidjob.ParseS3Source(job.Request.Src)
-	if job.Request.Transcode.Destination.Bucket == cfg.ScratchBucket || (isS3 && srcBucket == cfg.ScratchBucket) {
+	if cfg.AccelerateAfter > 0 && (job.Request.Transcode.Destination.Bucket == cfg.ScratchBucket || (isS3 && srcBucket == cfg.ScratchBucket)) {
 		return true, nil, nil, vidjob.Errorf(vidjob.EFORBIDDEN, "Bucket %q is reserved for this server's work in progress.", cfg.ScratchBucket)
 	}
+	// Parts are looked for even when this worker does not split jobs itself,
+	// so that a job split by another worker is joined, not encoded again.
 	rows, parts, err := w.partJobs(ctx, job.ID)
 	if err != nil || len(rows) == 0 {
 		return err != nil, nil, nil, err
@@ -347,7 +353,11 @@ func (w *TranscodeWorker) joinParts(ctx context.Context, job *vidjob.Job, preset
 		log.Warn("could not save progress", "err", err)
 	}
 	log.Info("parts joined", "parts", m.Parts, "frames", m.Frames, "seconds", time.Since(start).Seconds())
-	return w.deliver(ctx, job, preset, note, outDir, outName, m.OriginalMeta, time.Since(start), log)
+	took := time.Since(start)
+	if !m.Started.IsZero() && m.Started.Before(start) {
+		took = time.Since(m.Started)
+	}
+	return w.deliver(ctx, job, preset, note, outDir, outName, m.OriginalMeta, took, log)
 }
 
 // finishAndClean is finish followed, once the job's end is committed, by
@@ -356,7 +366,7 @@ func (w *TranscodeWorker) finishAndClean(ctx context.Context, rj *river.Job[Tran
 	if err := w.finish(ctx, rj, job, charge); err != nil {
 		return err
 	}
-	if w.Scratch == nil || w.queue.config.AccelerateAfter <= 0 {
+	if w.Scratch == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -439,8 +449,8 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 	if err := w.putScratch(ctx, scratchKey(a.JobID, a.Token, partName(a.Index)), part); err != nil {
 		return err
 	}
-	took := time.Since(start)
-	w.recorder().Transcoded(preset.ID, took, float64(a.Frames)*float64(a.Source.Video.FrameRateDen)/float64(a.Source.Video.FrameRateNum))
-	log.Info("part encoded", "frames", a.Frames, "seconds", took.Seconds())
+	// The job's transcode time is recorded once, by the parent, from the
+	// split to the join; parts are not jobs of their own.
+	log.Info("part encoded", "frames", a.Frames, "seconds", time.Since(start).Seconds())
 	return nil
 }
