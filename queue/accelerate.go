@@ -366,14 +366,21 @@ func (w *TranscodeWorker) finishAndClean(ctx context.Context, rj *river.Job[Tran
 	if err := w.finish(ctx, rj, job, charge); err != nil {
 		return err
 	}
+	w.cleanScratch(ctx, job.ID)
+	return nil
+}
+
+// cleanScratch deletes an ended job's scratch objects, if it was split; it
+// only logs failures, since the job's outcome no longer depends on them.
+func (w *TranscodeWorker) cleanScratch(ctx context.Context, jobID string) {
 	if w.Scratch == nil {
-		return nil
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	_, parts, err := w.partJobs(ctx, job.ID)
+	_, parts, err := w.partJobs(ctx, jobID)
 	if err != nil || len(parts) == 0 {
-		return nil
+		return
 	}
 	token := parts[0].Token
 	keys := []string{"manifest.json", "audio.m4a"}
@@ -381,11 +388,10 @@ func (w *TranscodeWorker) finishAndClean(ctx context.Context, rj *river.Job[Tran
 		keys = append(keys, ffmpeg.PieceName(p.Index), partName(p.Index))
 	}
 	for _, k := range keys {
-		if err := w.Scratch.Delete(ctx, w.queue.config.ScratchBucket, scratchKey(job.ID, token, k)); err != nil {
-			w.Logger.Warn("could not delete scratch object", "job_id", job.ID, "key", k, "err", err)
+		if err := w.Scratch.Delete(ctx, w.queue.config.ScratchBucket, scratchKey(jobID, token, k)); err != nil {
+			w.Logger.Warn("could not delete scratch object", "job_id", jobID, "key", k, "err", err)
 		}
 	}
-	return nil
 }
 
 // PartWorker encodes one piece of an accelerated job.

@@ -133,6 +133,7 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 	if job.State.Done() {
 		// An earlier attempt finished the job and died before River heard of it.
 		log.Info("job already finished; nothing to do", "state", job.State)
+		w.cleanScratch(ctx, job.ID)
 		return nil
 	}
 	started := time.Now()
