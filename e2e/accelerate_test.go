@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"math"
 	"os"
@@ -295,11 +296,21 @@ func TestKilledWorkerPartIsRescued(t *testing.T) {
 	// Generic 480p 16:9 keeps the 29.97 fps and takes seconds per part.
 	id := srv.submit(t, accelJob(srv.AppID, media.URL+"/"+filepath.Base(src), rcv.URL, "1351620000001-000020", "out", "k.mp4"))
 
+	db, err := sql.Open("pgx", database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		b, _ := os.ReadFile(first.log)
 		encoding := false
-		if strings.Contains(string(b), "encoding in parts") {
+		// Kill once River has recorded the job's snooze (so the job waits
+		// for its parts rather than for a rescue of its own) and a part's
+		// ffmpeg runs.
+		var parent string
+		db.QueryRow(`SELECT state FROM river_job WHERE kind = 'vidjob_transcode'`).Scan(&parent)
+		if strings.Contains(string(b), "encoding in parts") && (parent == "scheduled" || parent == "available") {
 			for _, c := range children(first.cmd.Process.Pid) {
 				if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/comm"); strings.TrimSpace(string(comm)) == "ffmpeg" {
 					encoding = true
@@ -321,6 +332,31 @@ func TestKilledWorkerPartIsRescued(t *testing.T) {
 	}
 
 	second := startWorker(t, srv, database, flags...)
+	// While the parts run, the job's progress is the parts done: nine
+	// tenths of it in quarters (4 parts), then 0.95 for the join.
+	seen := map[float64]bool{}
+	for deadline := time.Now().Add(4 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, st := srv.get(t, "/jobs/"+id)
+		if st["state"] == "completed" || st["state"] == "failed" {
+			break
+		}
+		if p, ok := st["progress"].(float64); ok && st["state"] == "transcoding" {
+			seen[p] = true
+		}
+	}
+	parts := 0
+	for p := range seen {
+		switch k := p / 0.225; {
+		case p == 0.95 || p == 0:
+		case p <= 0.9 && math.Abs(k-math.Round(k)) < 0.01:
+			parts++
+		default:
+			t.Errorf("progress %v while parts run, want 0, a multiple of 0.9/4 or 0.95", p)
+		}
+	}
+	if parts == 0 {
+		t.Errorf("progress never showed parts done: %v", seen)
+	}
 	res := results(t, rcv.wait(t, 4*time.Minute).Body)
 	if res["job_id"] != id || res["errors"] != nil {
 		t.Fatalf("results = %v", res)
