@@ -209,6 +209,14 @@ func TestAcceleratedEncodeMatchesSinglePass(t *testing.T) {
 		t.Errorf("scratch objects left after the job: %v", left)
 	}
 
+	t.Run("no job may write into the scratch bucket", func(t *testing.T) {
+		id := accel.submit(t, accelJob(accel.AppID, media.URL+"/"+src, "", preset, "vidjob-scratch", "accel/x.mp4"))
+		res := listen(t, accel, id, time.Minute)
+		errs, _ := res["errors"].([]any)
+		if len(errs) != 1 || !strings.Contains(errs[0].(string), "reserved") {
+			t.Errorf("job writing into the scratch bucket: %v", res)
+		}
+	})
 	t.Run("a preset that changes the frame rate runs in one pass", func(t *testing.T) {
 		// Generic 480p makes 29.97 fps from the 30 fps source.
 		id := accel.submit(t, accelJob(accel.AppID, media.URL+"/"+src, "", "1351620000001-000020", "out", "fps.mp4"))
