@@ -385,3 +385,30 @@ func TestKilledWorkerPartIsRescued(t *testing.T) {
 		t.Error("the second worker encoded no part")
 	}
 }
+
+// TestMissingScratchBucketFallsBackToOnePass: an operator who turned
+// acceleration on without creating the scratch bucket still gets every job
+// done, in one pass, with a warning that names the bucket.
+func TestMissingScratchBucketFallsBackToOnePass(t *testing.T) {
+	s3 := startS3(t, "media")
+	srv := startServer(t, append([]string{"--s3-endpoint", s3.endpoint, "--s3-access-key", s3.access, "--s3-secret-key", s3.secret,
+		"--s3-path-style", "--scratch-bucket", "not-created"}, accelFlags...)...)
+	dir := t.TempDir()
+	src := testmedia.Make(t, dir, testmedia.Spec{Seconds: 20, Width: 320, Height: 240})
+	media := mediaServer(t, dir)
+	id := srv.submit(t, accelJob(srv.AppID, media.URL+"/"+filepath.Base(src), "", "1351620000001-000040", "media", "one.mp4"))
+	if res := listen(t, srv, id, 4*time.Minute); res["errors"] != nil || res["video"] == nil {
+		t.Fatalf("job: %v", res)
+	}
+	log := srv.log()
+	if !strings.Contains(log, "the scratch bucket cannot hold the pieces") || !strings.Contains(log, "not-created") || strings.Contains(log, "part encoded") {
+		t.Errorf("the log does not show the fallback to one pass:\n%s", log)
+	}
+	out := filepath.Join(t.TempDir(), "one.mp4")
+	if err := os.WriteFile(out, s3.object(t, "media", "one.mp4"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mediaFacts(t, out), mediaFacts(t, src); got.videoFrames != want.videoFrames {
+		t.Errorf("output has %d frames, source %d", got.videoFrames, want.videoFrames)
+	}
+}

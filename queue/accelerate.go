@@ -183,14 +183,6 @@ func (w *TranscodeWorker) startAccelerated(ctx context.Context, job *vidjob.Job,
 		if err := w.Media.Transcode(ctx, audioArgs, 0, nil); err != nil {
 			return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source's audio with preset %s.", preset.ID)
 		}
-		if err := w.putScratch(ctx, scratchKey(job.ID, token, "audio.m4a"), audioPath); err != nil {
-			return err
-		}
-	}
-	for i := range want {
-		if err := w.putScratch(ctx, scratchKey(job.ID, token, ffmpeg.PieceName(i)), filepath.Join(pieceDir, ffmpeg.PieceName(i))); err != nil {
-			return err
-		}
 	}
 	manifest, err := json.Marshal(accelManifest{Parts: len(want), Frames: plan.Frames, Audio: audioArgs != nil, OriginalMeta: originalMeta, Started: started})
 	if err != nil {
@@ -200,8 +192,28 @@ func (w *TranscodeWorker) startAccelerated(ctx context.Context, job *vidjob.Job,
 	if err := os.WriteFile(manifestPath, manifest, 0o600); err != nil {
 		return retryable{err}
 	}
-	if err := w.putScratch(ctx, scratchKey(job.ID, token, "manifest.json"), manifestPath); err != nil {
-		return err
+	uploads := map[string]string{"manifest.json": manifestPath}
+	if audioArgs != nil {
+		uploads["audio.m4a"] = audioPath
+	}
+	for i := range want {
+		uploads[ffmpeg.PieceName(i)] = filepath.Join(pieceDir, ffmpeg.PieceName(i))
+	}
+	var stored []string
+	for name, file := range uploads {
+		if err := w.putScratch(ctx, scratchKey(job.ID, token, name), file); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			// A scratch bucket that is missing or unreachable must not fail
+			// jobs that one pass can do: fall back, and say so loudly.
+			for _, k := range stored {
+				w.Scratch.Delete(ctx, cfg.ScratchBucket, scratchKey(job.ID, token, k))
+			}
+			log.Warn("the scratch bucket cannot hold the pieces; encoding in one pass", "bucket", cfg.ScratchBucket, "err", err)
+			return nil
+		}
+		stored = append(stored, name)
 	}
 	params := make([]river.InsertManyParams, len(want))
 	for i, n := range want {
