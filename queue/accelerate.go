@@ -369,7 +369,7 @@ func (w *TranscodeWorker) joinParts(ctx context.Context, job *vidjob.Job, preset
 	if !m.Started.IsZero() && m.Started.Before(start) {
 		took = time.Since(m.Started)
 	}
-	return w.deliver(ctx, job, preset, note, outDir, outName, m.OriginalMeta, took, log)
+	return w.deliver(ctx, job, preset, note, dir, outName, m.OriginalMeta, took, log)
 }
 
 // finishAndClean is finish followed, once the job's end is committed, by

@@ -299,16 +299,17 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		}
 		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
 	}
-	return w.deliver(ctx, job, preset, note, outDir, outName, originalMeta, time.Since(encodeStart), log)
+	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, time.Since(encodeStart), log)
 }
 
-// deliver probes and describes the encoded output in outDir, stores it and
-// returns the job's result and charge.
-func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, outDir, outName string,
+// deliver probes and describes the encoded output, dir/out/outName (with its
+// segments beside it), stores it and returns the job's result and charge.
+func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir, outName string,
 	originalMeta vidjob.Meta, took time.Duration, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
 	db := w.queue.db
 	req := job.Request
 	dest := req.Transcode.Destination
+	outDir := filepath.Join(dir, "out")
 	outPath := filepath.Join(outDir, outName)
 	// The billed duration is the main output's: for HLS and DASH, ffprobe
 	// reads the local playlist or manifest and through it every segment.
