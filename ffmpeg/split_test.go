@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -131,14 +132,28 @@ func TestAcceleratedJoinConformsAndMatchesOnePass(t *testing.T) {
 	})
 	r := &Runner{X264Preset: conformanceX264Preset, Threads: 1}
 	ctx := context.Background()
+	// A source with B-frames (as cameras and other encoders write them): its
+	// packets come out of presentation order, and its MP4 has an edit list.
+	bframes := filepath.Join(t.TempDir(), "bframes.mp4")
+	if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30000/1001:duration=12",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=12", "-c:v", "libx264", "-preset", "veryfast", "-bf", "3",
+		"-g", "45", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", bframes).CombinedOutput(); err != nil {
+		t.Fatalf("make B-frame source: %v %s", err, out)
+	}
+	bprobe, err := r.Probe(ctx, bframes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources = append(sources, source{"bframes", bframes, bprobe})
 	for _, c := range []struct{ preset, source string }{
-		{"System preset generic 720p", "29.97"}, // baseline
-		{"1351620000001-100050", "30"},          // Apple TV 2G: main, B-frames
-		{"1351620000001-100020", "30"},          // iPhone 4s: high, B-frames
+		{"System preset generic 720p", "29.97"},        // baseline
+		{"1351620000001-100050", "30"},                 // Apple TV 2G: main, B-frames
+		{"1351620000001-100020", "30"},                 // iPhone 4s: high, B-frames
+		{"System preset generic 480p 16:9", "bframes"}, // a source with B-frames
 	} {
 		p := lookup(t, c.preset)
 		src := sources[slices.IndexFunc(sources, func(s source) bool { return s.name == c.source })]
-		t.Run(p.ID, func(t *testing.T) {
+		t.Run(p.ID+"-"+c.source, func(t *testing.T) {
 			t.Parallel()
 			fail := func(format string, args ...any) { t.Helper(); t.Errorf(format, args...) }
 			if ok, why := Accelerable(p, src.probe); !ok {
