@@ -16,7 +16,7 @@ TEST_TIMEOUT ?= 30m
 # Each fuzz target runs this long in `make test`; longer runs: make fuzz FUZZTIME=5m
 FUZZTIME ?= 5s
 
-.PHONY: run build deps tools browser test vet fuzz vulncheck soak bench clean
+.PHONY: run build deps tools browser test vet fuzz vulncheck soak bench bench-accel clean
 
 ## run: install ffmpeg/exiftool if missing, build, and serve on embedded defaults
 run: deps build
@@ -61,6 +61,10 @@ soak: deps tools
 ## bench: benchmark tables (submission throughput, latency and memory as the queue grows)
 bench:
 	$(GO) run ./bench
+
+## bench-accel: one 10-minute encode through 1, 2 and 4 pinned worker processes (PostgreSQL; ~15 min on 2 cores)
+bench-accel: deps
+	$(GO) run ./bench -suite accel
 
 clean:
 	rm -rf bin tools/bin

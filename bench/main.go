@@ -4,8 +4,11 @@
 //
 //	go run ./bench -suite submit            # POST /job throughput and latency, SQLite (and PostgreSQL)
 //	go run ./bench -suite scaling           # submission latency and RSS with 100 … 100,000 queued jobs
+//	go run ./bench -suite accel             # one 10-minute encode with 1, 2 and 4 pinned worker processes
+//	go run ./bench -suite accel -accel-source 1m -accel-segment 15s   # a short run that shows it works
 //
-// PostgreSQL is used when VIDJOB_TEST_DATABASE_URL names a server.
+// PostgreSQL is used when VIDJOB_TEST_DATABASE_URL names a server; the accel
+// suite needs it (its workers are separate processes).
 package main
 
 import (
@@ -25,11 +28,20 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling")
+	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling, accel")
 	clients := flag.Int("clients", 16, "concurrent clients for the submission suites")
 	duration := flag.Duration("duration", 10*time.Second, "how long the submission suite runs per database")
 	levels := flag.String("levels", "100,10000,100000", "queue sizes for the scaling suite")
+	accelSource := flag.Duration("accel-source", 10*time.Minute, "length of the accel suite's generated source")
+	accelSegment := flag.Duration("accel-segment", 45*time.Second, "segment length of the accel suite (--accelerate-segment)")
+	accelWorkers := flag.String("accel-workers", "1,2,4", "worker process counts of the accel suite")
+	accelX264 := flag.String("accel-x264-preset", "medium", "x264 preset of the accel suite's workers and plain ffmpeg")
+	accelPresetID := flag.String("accel-preset", accelPreset, "Elastic Transcoder preset of the accel suite")
 	flag.Parse()
+	counts, err := parseCounts(*accelWorkers)
+	if err != nil {
+		fail(err)
+	}
 
 	bin, cleanup, err := buildVidjob()
 	if err != nil {
@@ -44,6 +56,9 @@ func main() {
 			err = env.submitSuite(*duration)
 		case "scaling":
 			err = env.scalingSuite(parseLevels(*levels))
+		case "accel":
+			err = env.accelSuite(accelOptions{source: *accelSource, segment: *accelSegment, workers: counts,
+				x264: *accelX264, presetID: *accelPresetID})
 		default:
 			err = fmt.Errorf("unknown suite %q", s)
 		}
@@ -125,7 +140,7 @@ type apiServer struct {
 	data  string
 }
 
-func (e benchEnv) startAPI(db database) (*apiServer, error) {
+func (e benchEnv) startAPI(db database, extra ...string) (*apiServer, error) {
 	data, err := os.MkdirTemp("", "vidjob-bench-data-")
 	if err != nil {
 		return nil, err
@@ -144,7 +159,7 @@ func (e benchEnv) startAPI(db database) (*apiServer, error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(e.bin, append([]string{"serve", "--listen", addr, "--workers", "0", "--log-level", "warn"}, dbArgs...)...)
+	cmd := exec.Command(e.bin, append(append([]string{"serve", "--listen", addr, "--workers", "0", "--log-level", "warn"}, dbArgs...), extra...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -59,3 +59,19 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// Delete removes the object BUCKET/KEY; a missing object is no error, so a
+// clean-up that runs twice succeeds twice.
+func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+	name, err := s.objectName(bucket, key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("diskstore: delete %s: %w", name, err)
+	}
+	return nil
+}

@@ -42,3 +42,30 @@ func TestGetReadsObjectsWithinLimits(t *testing.T) {
 		t.Errorf("traversal: %v", err)
 	}
 }
+
+func TestDeleteRemovesAnObjectAndForgivesAMissingOne(t *testing.T) {
+	s, err := New(t.TempDir(), "http://example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	src := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(src, []byte("piece"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Put(ctx, vidjob.Object{Bucket: "scratch", Key: "accel/j/t/piece.mkv", File: src}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.Delete(ctx, "scratch", "accel/j/t/piece.mkv"); err != nil {
+			t.Fatalf("delete %d: %v", i+1, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.Root(), "scratch", "accel", "j", "t", "piece.mkv")); !os.IsNotExist(err) {
+		t.Errorf("object still there: %v", err)
+	}
+	if err := s.Delete(ctx, "scratch", "../escape"); vidjob.ErrorCode(err) != vidjob.EINVALID {
+		t.Errorf("delete of a path outside the store: %v, want EINVALID", err)
+	}
+}

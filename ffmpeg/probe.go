@@ -58,6 +58,8 @@ type VideoStream struct {
 	NbFrames   int64
 	Duration   float64 // seconds
 	BitRate    int64
+	// StartTime is when the stream's first frame is shown, in seconds.
+	StartTime float64
 }
 
 // AudioStream describes a probed audio stream.
@@ -74,6 +76,8 @@ type AudioStream struct {
 	// 0 when the codec has none (lossy codecs).
 	SampleFmt     string
 	BitsPerSample int
+	// StartTime is when the stream's first sample plays, in seconds.
+	StartTime float64
 }
 
 // DisplaySize is the picture's size as a viewer sees it: pixels stretched by
@@ -256,6 +260,7 @@ type probeJSON struct {
 		RFrameRate   string            `json:"r_frame_rate"`
 		AvgFrameRate string            `json:"avg_frame_rate"`
 		Duration     string            `json:"duration"`
+		StartTime    string            `json:"start_time"`
 		BitRate      string            `json:"bit_rate"`
 		NbFrames     string            `json:"nb_frames"`
 		SampleRate   string            `json:"sample_rate"`
@@ -288,7 +293,7 @@ func parseProbe(data []byte) (*Probe, error) {
 				Index: s.Index, Codec: s.CodecName, Profile: s.Profile, Level: s.Level,
 				Width: s.Width, Height: s.Height, PixFmt: s.PixFmt, FieldOrder: s.FieldOrder,
 				NbFrames: parseInt(s.NbFrames), Duration: streamDuration(s.Duration, s.Tags),
-				BitRate: parseInt(s.BitRate), SARNum: 1, SARDen: 1,
+				BitRate: parseInt(s.BitRate), SARNum: 1, SARDen: 1, StartTime: parseFloat(s.StartTime),
 			}
 			if n, d, ok := parseRatio(s.SAR, ":"); ok && n > 0 {
 				v.SARNum, v.SARDen = n, d
@@ -308,7 +313,7 @@ func parseProbe(data []byte) (*Probe, error) {
 				Index: s.Index, Codec: s.CodecName, Profile: s.Profile,
 				SampleRate: int(parseInt(s.SampleRate)), Channels: s.Channels,
 				BitRate: parseInt(s.BitRate), Duration: streamDuration(s.Duration, s.Tags),
-				SampleFmt: s.SampleFmt, BitsPerSample: int(parseInt(s.BitsRaw)),
+				SampleFmt: s.SampleFmt, BitsPerSample: int(parseInt(s.BitsRaw)), StartTime: parseFloat(s.StartTime),
 			}
 			if p.Audio.BitsPerSample == 0 {
 				p.Audio.BitsPerSample = s.BitsPer

@@ -71,6 +71,15 @@ type Config struct {
 	// RescueAfter is how long a running job may go without finishing before River
 	// assumes its worker died and runs it again. Default: JobTimeout + 10 minutes.
 	RescueAfter time.Duration
+	// AccelerateAfter turns on segment-parallel encoding for sources at
+	// least this long (accelerate.go); 0 turns it off.
+	AccelerateAfter time.Duration
+	// AccelerateSegment is the length of the pieces a source is cut into;
+	// default 45 s.
+	AccelerateSegment time.Duration
+	// ScratchBucket holds accelerated jobs' pieces and parts while they run;
+	// default "vidjob-scratch". No application should be allowed it.
+	ScratchBucket string
 }
 
 func (c *Config) defaults() {
@@ -86,6 +95,12 @@ func (c *Config) defaults() {
 	}
 	if c.FetchPollInterval == 0 {
 		c.FetchPollInterval = 200 * time.Millisecond
+	}
+	if c.AccelerateSegment <= 0 {
+		c.AccelerateSegment = 45 * time.Second
+	}
+	if c.ScratchBucket == "" {
+		c.ScratchBucket = "vidjob-scratch"
 	}
 	if c.RescueAfter == 0 {
 		c.RescueAfter = c.JobTimeout + 10*time.Minute
@@ -144,6 +159,7 @@ func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.
 		workers := river.NewWorkers()
 		transcoder.queue = q
 		river.AddWorker(workers, transcoder)
+		river.AddWorker(workers, &PartWorker{t: transcoder})
 		river.AddWorker(workers, &PostbackWorker{queue: q, sender: transcoder.Postbacks, schedule: cfg.PostbackSchedule})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{

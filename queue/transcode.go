@@ -95,6 +95,9 @@ type TranscodeWorker struct {
 	Logger         *slog.Logger
 	// Metrics counts bytes and transcode time; nil counts nothing.
 	Metrics Recorder
+	// Scratch holds accelerated jobs' pieces and parts in
+	// Config.ScratchBucket; nil encodes every job in one pass.
+	Scratch ScratchStore
 
 	queue *Queue
 }
@@ -130,10 +133,15 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 	if job.State.Done() {
 		// An earlier attempt finished the job and died before River heard of it.
 		log.Info("job already finished; nothing to do", "state", job.State)
+		w.cleanScratch(ctx, job.ID)
 		return nil
 	}
 	started := time.Now()
 	result, charge, err := w.run(ctx, job, log)
+	if isSnooze(err) {
+		// An accelerated job waits for its parts without holding a worker.
+		return err
+	}
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			// Shutdown or a lost lease: leave the job to be retried, not failed.
@@ -155,11 +163,11 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 		if id := job.Request.Transcode.VideoIdentifier; id != "" {
 			job.Result.FailedVideoIdentifiers = []string{id}
 		}
-		return w.finish(ctx, rj, job, nil)
+		return w.finishAndClean(ctx, rj, job, nil)
 	}
 	job.State, job.Result = vidjob.StateCompleted, result
 	log.Info("job completed", "seconds", time.Since(started).Seconds(), "billed_minutes", charge.Minutes)
-	return w.finish(ctx, rj, job, charge)
+	return w.finishAndClean(ctx, rj, job, charge)
 }
 
 // finish records the job's end, its charge and its postback, and completes the
@@ -229,6 +237,12 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	}
 	defer os.RemoveAll(dir)
 
+	// An accelerated job whose parts are out comes back here: it waits, or
+	// joins them, without fetching the source again.
+	if resumed, result, charge, err := w.resumeAccelerated(ctx, job, preset, note, dir, log); resumed {
+		return result, charge, err
+	}
+
 	if err := db.SetState(ctx, job.ID, vidjob.StateFetching, 0); err != nil {
 		return nil, nil, retryable{err}
 	}
@@ -265,6 +279,9 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	dest := req.Transcode.Destination
 	outName := outputFileName(dest.Key, preset)
 	outPath := filepath.Join(outDir, outName)
+	if err := w.startAccelerated(ctx, job, preset, src, srcPath, originalMeta, dir, log); err != nil {
+		return nil, nil, err // the parts are queued (a snooze), or a failure
+	}
 	args, err := ffmpeg.BuildArgs(preset, src, srcPath, outPath, w.ArgOptions)
 	if err != nil {
 		return nil, nil, err
@@ -282,7 +299,18 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		}
 		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
 	}
-	took := time.Since(encodeStart)
+	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, time.Since(encodeStart), log)
+}
+
+// deliver probes and describes the encoded output, dir/out/outName (with its
+// segments beside it), stores it and returns the job's result and charge.
+func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir, outName string,
+	originalMeta vidjob.Meta, took time.Duration, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
+	db := w.queue.db
+	req := job.Request
+	dest := req.Transcode.Destination
+	outDir := filepath.Join(dir, "out")
+	outPath := filepath.Join(outDir, outName)
 	// The billed duration is the main output's: for HLS and DASH, ffprobe
 	// reads the local playlist or manifest and through it every segment.
 	out, err := w.Media.ProbeOutput(ctx, outPath)

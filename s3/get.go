@@ -89,3 +89,18 @@ func classifyGet(ctx context.Context, src string, err error) error {
 	}
 	return cause
 }
+
+// Delete removes bucket/key; S3 answers a missing key with success, so a
+// clean-up that runs twice succeeds twice.
+func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+	if err := vidjob.ValidateBucket(bucket); err != nil {
+		return err
+	}
+	if err := vidjob.ValidateKey(key); err != nil {
+		return err
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+		return classifyGet(ctx, vidjob.S3Source(bucket, key), err)
+	}
+	return nil
+}

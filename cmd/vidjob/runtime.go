@@ -47,6 +47,9 @@ type WorkerFlags struct {
 	X264Preset           string          `name:"x264-preset" help:"x264 speed/quality preset (ultrafast ... veryslow)." default:"medium" env:"VIDJOB_X264_PRESET"`
 	FFmpegThreads        int             `name:"ffmpeg-threads" help:"Threads per ffmpeg process; 0 lets ffmpeg choose." default:"0" env:"VIDJOB_FFMPEG_THREADS"`
 	ShutdownGrace        time.Duration   `help:"On SIGTERM, how long running jobs may finish before they are released for retry." default:"30s" env:"VIDJOB_SHUTDOWN_GRACE"`
+	AccelerateAfter      time.Duration   `help:"Encode sources at least this long in segments that any worker takes, then join them (single-file MP4/H.264 presets that keep the source's frame rate); 0 turns it off." default:"0" env:"VIDJOB_ACCELERATE_AFTER"`
+	AccelerateSegment    time.Duration   `help:"Length of the segments of an accelerated encode (cut at the source's keyframes)." default:"45s" env:"VIDJOB_ACCELERATE_SEGMENT"`
+	ScratchBucket        string          `help:"Bucket of the object store that holds accelerated encodes' segments while they run; allow it to no application." default:"vidjob-scratch" env:"VIDJOB_SCRATCH_BUCKET"`
 
 	S3Endpoint   string `name:"s3-endpoint" help:"S3-compatible endpoint URL; empty stores outputs on local disk under DATA/objects." env:"VIDJOB_S3_ENDPOINT"`
 	S3Region     string `name:"s3-region" help:"S3 region." default:"us-east-1" env:"VIDJOB_S3_REGION"`
@@ -137,6 +140,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 
 	var store queue.ObjectStore
 	var sources queue.ObjectSource
+	var scratch queue.ScratchStore
 	if f.S3Endpoint != "" {
 		s3store, err := s3.New(ctx, s3.Config{
 			Endpoint: f.S3Endpoint, Region: f.S3Region, AccessKeyID: f.S3AccessKey, SecretAccessKey: f.S3SecretKey,
@@ -146,7 +150,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 			rt.Close()
 			return nil, err
 		}
-		store, sources = s3store, s3store
+		store, sources, scratch = s3store, s3store, s3store
 	} else {
 		disk, err := diskstore.New(filepath.Join(f.Data, "objects"), publicURL)
 		if err != nil {
@@ -154,7 +158,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 			return nil, err
 		}
 		rt.closers = append(rt.closers, disk.Close)
-		store, sources, rt.objects = disk, disk, disk.Handler()
+		store, sources, scratch, rt.objects = disk, disk, disk, disk.Handler()
 	}
 
 	client := policy.Client()
@@ -177,13 +181,17 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		PricePerMinute: price,
 		Logger:         logger,
 		Metrics:        rt.metrics,
+		Scratch:        scratch,
 	}
 	rt.queue, err = queue.New(rt.db, transcoder, queue.Config{
-		Workers:          workers,
-		MaxAttempts:      f.MaxAttempts,
-		JobTimeout:       f.JobTimeout,
-		RescueAfter:      f.RescueAfter,
-		PostbackSchedule: f.PostbackRetry,
+		Workers:           workers,
+		MaxAttempts:       f.MaxAttempts,
+		JobTimeout:        f.JobTimeout,
+		RescueAfter:       f.RescueAfter,
+		PostbackSchedule:  f.PostbackRetry,
+		AccelerateAfter:   f.AccelerateAfter,
+		AccelerateSegment: f.AccelerateSegment,
+		ScratchBucket:     f.ScratchBucket,
 	}, logger)
 	if err != nil {
 		rt.Close()
