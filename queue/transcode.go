@@ -32,6 +32,9 @@ type MediaTool interface {
 	// DASH manifest.
 	ProbeOutput(ctx context.Context, path string) (*ffmpeg.Probe, error)
 	Transcode(ctx context.Context, args []string, total time.Duration, progress func(fraction float64)) error
+	// SmoothManifests writes the .ism and .ismc of a Smooth Streaming .ismv
+	// beside it.
+	SmoothManifests(ctx context.Context, ismv, published, work string) ([]string, error)
 }
 
 // MetaReader describes a media file the way Blitline's results do (package exiftool).
@@ -296,6 +299,11 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, retryable{fmt.Errorf("describe output: %w", err)}
 	}
 
+	if preset.Packaging == vidjob.PackagingSmooth {
+		if _, err := w.Media.SmoothManifests(ctx, outPath, path.Base(dest.Key), dir); err != nil {
+			return nil, nil, fmt.Errorf("smooth streaming manifests: %w", err)
+		}
+	}
 	if err := db.SetState(ctx, job.ID, vidjob.StateUploading, 1); err != nil {
 		return nil, nil, retryable{err}
 	}
@@ -378,6 +386,10 @@ func (w *TranscodeWorker) recorder() Recorder {
 var segmentContentTypes = map[string]string{
 	".ts":  "video/mp2t",
 	".m4s": "video/iso.segment",
+	// Smooth Streaming's server manifest is SMIL; its client manifest has
+	// the media type Microsoft registered for it.
+	".ism":  "application/smil+xml",
+	".ismc": "application/vnd.ms-sstr+xml",
 }
 
 // outputFileName is the local name ffmpeg writes the main output to: the
