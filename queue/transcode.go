@@ -66,9 +66,11 @@ func (noRecorder) SourceFetched(int64)                       {}
 func (noRecorder) Transcoded(string, time.Duration, float64) {}
 func (noRecorder) OutputStored(int64)                        {}
 
-// PresetCatalog finds presets by ID, Description or Name (package preset).
+// PresetCatalog finds the preset a job of an application names, by ID,
+// Description or Name, among the system presets and the application's own
+// (package preset).
 type PresetCatalog interface {
-	Lookup(name string) (*vidjob.Preset, string, error)
+	LookupFor(ctx context.Context, appID, name string) (*vidjob.Preset, string, error)
 }
 
 // TranscodeWorker runs one job: fetch, probe, transcode, describe, upload, charge,
@@ -219,8 +221,11 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	if err := app.CheckSubmit(req.Transcode.Destination.Bucket); err != nil {
 		return nil, nil, err
 	}
-	preset, note, err := w.Catalog.Lookup(req.Transcode.PresetID)
+	preset, note, err := w.Catalog.LookupFor(ctx, app.ID, req.Transcode.PresetID)
 	if err != nil {
+		if c := vidjob.ErrorCode(err); c == vidjob.EUNAVAILABLE || c == vidjob.EINTERNAL {
+			err = retryable{err} // the application's presets could not be read
+		}
 		return nil, nil, err
 	}
 	if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
