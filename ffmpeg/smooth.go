@@ -95,10 +95,20 @@ type smilArg struct {
 // copy of the .ismv cut at every keyframe as the ismv muxer cuts its
 // fragments, so its chunks are the .ismv's fragments. The fragment files that
 // muxer also writes are scratch and are removed.
+//
+// An .ismv without video gets no manifests (and SmoothManifests returns
+// none): the ismv muxer cuts fragments at video keyframes only, so such a
+// file is one fragment, while the smoothstreaming muxer would cut its audio
+// into chunks that the file does not have.
 func (r *Runner) SmoothManifests(ctx context.Context, ismv, published, work string) ([]string, error) {
 	ismv, err := filepath.Abs(ismv)
 	if err != nil {
 		return nil, err
+	}
+	if pr, err := r.Probe(ctx, ismv); err != nil {
+		return nil, fmt.Errorf("smooth manifests: %w", err)
+	} else if pr.Video == nil {
+		return nil, nil
 	}
 	scratch, err := os.MkdirTemp(work, "smooth-")
 	if err != nil {

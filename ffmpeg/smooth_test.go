@@ -228,3 +228,25 @@ func videoKeyframes(t *testing.T, path string) ([]float64, float64, float64) {
 	}
 	return keys, hi - lo, frame
 }
+
+// TestSmoothManifestsNeedVideo: an audio-only .ismv is one fragment (the
+// ismv muxer cuts at video keyframes), so no manifest claims chunks it does
+// not have.
+func TestSmoothManifestsNeedVideo(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	ismv := filepath.Join(dir, "a.ismv")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=3",
+		"-c:a", "aac", "-f", "ismv", ismv).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	r := &Runner{}
+	paths, err := r.SmoothManifests(context.Background(), ismv, "a.ismv", dir)
+	if err != nil || len(paths) != 0 {
+		t.Fatalf("audio-only: %q, %v", paths, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left: %v", entries)
+	}
+}
