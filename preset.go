@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Preset is one AWS Elastic Transcoder system preset as vidjob's catalog holds it.
@@ -277,3 +278,15 @@ var (
 	supportedVideoCodecs = map[string]bool{"h.264": true, "mpeg2": true, "vp8": true, "vp9": true, "gif": true}
 	supportedAudioCodecs = map[string]bool{"aac": true, "mp3": true, "mp2": true, "vorbis": true, "opus": true, "flac": true, "pcm": true}
 )
+
+// AppPreset is a custom preset an application created (POST /presets): only
+// that application sees it and its jobs may name it.
+type AppPreset struct {
+	ID            string
+	ApplicationID string
+	Name          string
+	// Definition is the preset in Elastic Transcoder's JSON shape, with its Id,
+	// as package preset reads it back.
+	Definition []byte
+	CreatedAt  time.Time
+}

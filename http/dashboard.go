@@ -225,7 +225,7 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 	}
 	p.JobID, p.ApplicationID, p.State = job.ID, job.ApplicationID, string(job.State)
 	p.CreatedAt, p.UpdatedAt = job.CreatedAt.UTC(), job.UpdatedAt.UTC()
-	if preset, _, err := s.Catalog.Lookup(job.Request.Transcode.PresetID); err == nil {
+	if preset, err := s.lookupPreset(r.Context(), job.ApplicationID, job.Request.Transcode.PresetID); err == nil {
 		p.PresetName, p.Container = preset.Name, preset.Container
 	}
 	if res := job.Result; res != nil {

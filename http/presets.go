@@ -1,7 +1,10 @@
 package http
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -10,9 +13,40 @@ import (
 	"github.com/vidjob/vidjob"
 )
 
+// maxPresetBody bounds a POST /presets body; ET's presets are well under
+// 4 KiB.
+const maxPresetBody = 64 << 10
+
+// AppPresets are applications' own presets beside the system catalog
+// (preset.AppCatalog). An application sees only its own.
+type AppPresets interface {
+	// LookupFor finds the preset an application's job names: its own, then
+	// the system catalog's.
+	LookupFor(ctx context.Context, appID, name string) (*vidjob.Preset, string, error)
+	// Own lists the application's presets.
+	Own(ctx context.Context, appID string) ([]*vidjob.Preset, error)
+	// Create checks and stores a CreatePreset body for the application.
+	Create(ctx context.Context, app *vidjob.Application, body []byte) (*vidjob.Preset, error)
+	// Delete removes one of the application's presets.
+	Delete(ctx context.Context, appID, id string) error
+}
+
+// lookupPreset finds the preset a job of the application names.
+func (s *Server) lookupPreset(ctx context.Context, appID, name string) (*vidjob.Preset, error) {
+	var p *vidjob.Preset
+	var err error
+	if s.AppPresets != nil {
+		p, _, err = s.AppPresets.LookupFor(ctx, appID, name)
+	} else {
+		p, _, err = s.Catalog.Lookup(name)
+	}
+	return p, err
+}
+
 // presetSummary is one line of GET /presets: enough to choose a preset.
 type presetSummary struct {
 	ID            string `json:"id"`
+	Type          string `json:"type"` // "System" or "Custom", as ET's Type
 	Name          string `json:"name,omitempty"`
 	Description   string `json:"description,omitempty"`
 	Status        string `json:"status"`
@@ -23,13 +57,42 @@ type presetSummary struct {
 	Audio         string `json:"audio,omitempty"`
 }
 
-// getPresets lists the catalog, current presets first in catalog order.
+// namesApplication reports whether a request names an application (header
+// or query), which makes the preset endpoints answer for it.
+func namesApplication(r *http.Request) bool {
+	return strings.TrimSpace(r.Header.Get(ApplicationHeader)) != "" || strings.TrimSpace(r.URL.Query().Get("application_id")) != ""
+}
+
+// ownPresets returns the presets of the application the request names, or
+// none when it names none; an unknown application is EUNAUTHORIZED.
+func (s *Server) ownPresets(r *http.Request) ([]*vidjob.Preset, error) {
+	if !namesApplication(r) || s.AppPresets == nil {
+		return nil, nil
+	}
+	app, err := s.caller(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.AppPresets.Own(r.Context(), app.ID)
+}
+
+// getPresets lists the catalog, current presets first in catalog order, and
+// after it the presets of the application the request names.
 func (s *Server) getPresets(w http.ResponseWriter, r *http.Request) {
+	own, err := s.ownPresets(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	all := s.Catalog.All()
-	list := make([]presetSummary, 0, len(all))
-	for _, p := range all {
+	list := make([]presetSummary, 0, len(all)+len(own))
+	for i, p := range append(all, own...) {
+		typ := "System"
+		if i >= len(all) {
+			typ = "Custom"
+		}
 		list = append(list, presetSummary{
-			ID: p.ID, Name: p.Name, Description: p.Description, Status: p.Status,
+			ID: p.ID, Type: typ, Name: p.Name, Description: p.Description, Status: p.Status,
 			ReplacementID: p.ReplacementID, Container: p.Container, Packaging: p.Packaging,
 			Video: videoSummary(p), Audio: audioSummary(p),
 		})
@@ -42,8 +105,21 @@ func (s *Server) getPresets(w http.ResponseWriter, r *http.Request) {
 // Description (URL-escaped) also works, as in a job's preset_id. An exact ID
 // of a deprecated preset answers that preset (without settings: AWS
 // documents only its replacement), anything else the preset a job would run.
+// A request that names an application also finds that application's own
+// presets; another application's are unknown.
 func (s *Server) getPreset(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
+	own, err := s.ownPresets(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, p := range own {
+		if p.ID == id || normalizeName(p.Name) == normalizeName(id) || (p.Description != "" && normalizeName(p.Description) == normalizeName(id)) {
+			writeJSON(w, http.StatusOK, map[string]any{"Preset": customPreset(p)})
+			return
+		}
+	}
 	for _, p := range s.Catalog.All() {
 		if p.ID == id {
 			writeJSON(w, http.StatusOK, map[string]any{"Preset": etPreset(p)})
@@ -56,6 +132,70 @@ func (s *Server) getPreset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"Preset": etPreset(p)})
+}
+
+// normalizeName compares preset names as lookups do: case and runs of white
+// space do not matter.
+func normalizeName(s string) string {
+	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+}
+
+// postPreset creates one of the calling application's presets from an
+// Elastic Transcoder CreatePreset body and answers as CreatePreset does.
+func (s *Server) postPreset(w http.ResponseWriter, r *http.Request) {
+	app, err := s.caller(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.AppPresets == nil {
+		s.writeError(w, r, vidjob.Errorf(vidjob.EFORBIDDEN, "This server does not keep applications' presets."))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPresetBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			err = vidjob.Errorf(vidjob.ETOOLARGE, "A preset may have at most %d bytes.", maxPresetBody)
+		} else {
+			err = vidjob.Errorf(vidjob.EINVALID, "The request body could not be read.")
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := s.AppPresets.Create(r.Context(), app, body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"Preset": customPreset(p), "Warning": ""})
+}
+
+// deletePreset removes one of the calling application's presets. Jobs
+// already queued with it fail as with an unknown preset.
+func (s *Server) deletePreset(w http.ResponseWriter, r *http.Request) {
+	app, err := s.caller(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.AppPresets == nil {
+		s.writeError(w, r, vidjob.Errorf(vidjob.ENOTFOUND, "Preset %q is not known.", chi.URLParam(r, "id")))
+		return
+	}
+	if err := s.AppPresets.Delete(r.Context(), app.ID, chi.URLParam(r, "id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// customPreset is an application's preset in ET's shape.
+func customPreset(p *vidjob.Preset) etPresetJSON {
+	out := etPreset(p)
+	out.Type = "Custom"
+	out.Vidjob.Notes = nil
+	return out
 }
 
 func videoSummary(p *vidjob.Preset) string {

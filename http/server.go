@@ -53,7 +53,10 @@ type Server struct {
 	Submitter Submitter
 	Store     Store
 	Catalog   PresetCatalog
-	Waiter    Waiter
+	// AppPresets holds applications' own presets (POST /presets); nil
+	// refuses them, and jobs see the system catalog only.
+	AppPresets AppPresets
+	Waiter     Waiter
 	// Policy refuses, at submission, URLs whose literal address is not allowed.
 	Policy fetch.Policy
 	// Objects serves the embedded object store at /objects/; nil when outputs go
@@ -113,6 +116,8 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/usage", s.getUsage)
 	r.Get("/presets", s.getPresets)
 	r.Get("/presets/{id}", s.getPreset)
+	r.Post("/presets", s.postPreset)
+	r.Delete("/presets/{id}", s.deletePreset)
 	r.Get("/healthz", s.getHealth)
 	r.Get("/jobs", s.listJobs)
 	r.Get("/openapi.json", s.getOpenAPI)
@@ -242,7 +247,7 @@ func (s *Server) accept(ctx context.Context, sub blitline.Submission) (*vidjob.J
 	if err := app.CheckSubmit(sub.Request.Transcode.Destination.Bucket); err != nil {
 		return nil, err
 	}
-	preset, _, err := s.Catalog.Lookup(sub.Request.Transcode.PresetID)
+	preset, err := s.lookupPreset(ctx, app.ID, sub.Request.Transcode.PresetID)
 	if err != nil {
 		return nil, err
 	}

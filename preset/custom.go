@@ -99,7 +99,7 @@ func ParseCustom(data []byte) ([]*vidjob.Preset, error) {
 		if err := dec.Decode(&e); err != nil {
 			return nil, fmt.Errorf("presets file: preset %d: %w", i+1, err)
 		}
-		p, err := e.preset()
+		p, err := e.preset("custom preset from the operator's presets file")
 		if err != nil {
 			return nil, fmt.Errorf("presets file: preset %d (Id %q): %w", i+1, e.ID, err)
 		}
@@ -108,7 +108,7 @@ func ParseCustom(data []byte) ([]*vidjob.Preset, error) {
 	return out, nil
 }
 
-func (e *etCustom) preset() (*vidjob.Preset, error) {
+func (e *etCustom) preset(note string) (*vidjob.Preset, error) {
 	if !customID.MatchString(e.ID) {
 		return nil, fmt.Errorf("Id must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
@@ -117,7 +117,7 @@ func (e *etCustom) preset() (*vidjob.Preset, error) {
 	}
 	p := &vidjob.Preset{
 		ID: e.ID, Status: vidjob.PresetCurrent, Name: e.Name, Description: e.Description,
-		Container: strings.ToLower(e.Container), Notes: []string{"custom preset from the operator's presets file"},
+		Container: strings.ToLower(e.Container), Notes: []string{note},
 	}
 	switch p.Container {
 	case "ts":

@@ -32,6 +32,9 @@ type MediaTool interface {
 	// DASH manifest.
 	ProbeOutput(ctx context.Context, path string) (*ffmpeg.Probe, error)
 	Transcode(ctx context.Context, args []string, total time.Duration, progress func(fraction float64)) error
+	// SmoothManifests writes the .ism and .ismc of a Smooth Streaming .ismv
+	// beside it.
+	SmoothManifests(ctx context.Context, ismv, published, work string) ([]string, error)
 }
 
 // MetaReader describes a media file the way Blitline's results do (package exiftool).
@@ -63,9 +66,11 @@ func (noRecorder) SourceFetched(int64)                       {}
 func (noRecorder) Transcoded(string, time.Duration, float64) {}
 func (noRecorder) OutputStored(int64)                        {}
 
-// PresetCatalog finds presets by ID, Description or Name (package preset).
+// PresetCatalog finds the preset a job of an application names, by ID,
+// Description or Name, among the system presets and the application's own
+// (package preset).
 type PresetCatalog interface {
-	Lookup(name string) (*vidjob.Preset, string, error)
+	LookupFor(ctx context.Context, appID, name string) (*vidjob.Preset, string, error)
 }
 
 // TranscodeWorker runs one job: fetch, probe, transcode, describe, upload, charge,
@@ -224,8 +229,11 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	if err := app.CheckSubmit(req.Transcode.Destination.Bucket); err != nil {
 		return nil, nil, err
 	}
-	preset, note, err := w.Catalog.Lookup(req.Transcode.PresetID)
+	preset, note, err := w.Catalog.LookupFor(ctx, app.ID, req.Transcode.PresetID)
 	if err != nil {
+		if c := vidjob.ErrorCode(err); c == vidjob.EUNAVAILABLE || c == vidjob.EINTERNAL {
+			err = retryable{err} // the application's presets could not be read
+		}
 		return nil, nil, err
 	}
 	if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
@@ -324,6 +332,11 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 		return nil, nil, retryable{fmt.Errorf("describe output: %w", err)}
 	}
 
+	if preset.Packaging == vidjob.PackagingSmooth {
+		if _, err := w.Media.SmoothManifests(ctx, outPath, path.Base(dest.Key), dir); err != nil {
+			return nil, nil, fmt.Errorf("smooth streaming manifests: %w", err)
+		}
+	}
 	if err := db.SetState(ctx, job.ID, vidjob.StateUploading, 1); err != nil {
 		return nil, nil, retryable{err}
 	}
@@ -406,6 +419,10 @@ func (w *TranscodeWorker) recorder() Recorder {
 var segmentContentTypes = map[string]string{
 	".ts":  "video/mp2t",
 	".m4s": "video/iso.segment",
+	// Smooth Streaming's server manifest is SMIL; its client manifest has
+	// the media type Microsoft registered for it.
+	".ism":  "application/smil+xml",
+	".ismc": "application/vnd.ms-sstr+xml",
 }
 
 // outputFileName is the local name ffmpeg writes the main output to: the

@@ -2,15 +2,14 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/internal/pgtest"
 )
 
 // openTestDBs returns a fresh SQLite database, and a fresh PostgreSQL schema when
@@ -40,30 +39,10 @@ func openTestDBs(t *testing.T) map[string]*DB {
 	return out
 }
 
-// openPostgresSchema creates a schema of its own for one test and points the
-// pool at it, so tests never see each other's rows.
+// openPostgresSchema opens a schema of its own for one test.
 func openPostgresSchema(t *testing.T, url string) *DB {
 	t.Helper()
-	ctx := context.Background()
-	admin, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("t_%d", time.Now().UnixNano())
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		a, _ := sql.Open("pgx", url)
-		a.Exec("DROP SCHEMA " + schema + " CASCADE")
-		a.Close()
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := Open(ctx, url+sep+"search_path="+schema, "")
+	db, err := Open(context.Background(), pgtest.Schema(t, url), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,8 @@ type WorkerFlags struct {
 type jobRuntime struct {
 	db      *sqlstore.DB
 	catalog *preset.Catalog
+	// presets is the catalog plus each application's own presets.
+	presets *preset.AppCatalog
 	policy  fetch.Policy
 	queue   *queue.Queue
 	workers int
@@ -136,6 +138,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		return nil, err
 	}
 	rt.closers = append(rt.closers, rt.db.Close)
+	rt.presets = &preset.AppCatalog{Catalog: catalog, Store: rt.db, Check: ffmpeg.CheckPreset}
 	rt.metrics = metrics.New(rt.db, logger)
 
 	var store queue.ObjectStore
@@ -167,7 +170,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 	meta := &exiftool.Resident{Size: max(1, workers)}
 	rt.closers = append(rt.closers, meta.Close)
 	transcoder := &queue.TranscodeWorker{
-		Catalog:        catalog,
+		Catalog:        rt.presets,
 		Media:          &ffmpeg.Runner{Threads: f.FFmpegThreads, X264Preset: f.X264Preset, Logger: logger},
 		ArgOptions:     ffmpeg.ArgOptions{X264Preset: f.X264Preset, Threads: f.FFmpegThreads},
 		Meta:           meta,

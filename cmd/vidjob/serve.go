@@ -57,6 +57,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Submitter:  rt.queue,
 		Store:      rt.db,
 		Catalog:    rt.catalog,
+		AppPresets: rt.presets,
 		Waiter:     rt.queue.Hub(),
 		Policy:     rt.policy,
 		OpenListen: c.OpenListen,

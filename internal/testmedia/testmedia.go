@@ -27,7 +27,9 @@ type Spec struct {
 	// metadata (90, 180, 270) as phones do, without rotating the pixels.
 	Rotation int
 	// Container is the file extension; default "mp4". The codec follows from it
-	// (H.264/AAC for mp4, mov and mkv).
+	// (H.264/AAC for mp4, mov and mkv; uncompressed video and 16-bit PCM for
+	// nut, which costs nothing to decode, for tests that encode one source
+	// many times).
 	Container string
 }
 
@@ -74,9 +76,13 @@ func Generate(ctx context.Context, dir string, s Spec) (string, error) {
 	if !s.NoAudio {
 		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=48000:duration=%s", dur))
 	}
-	args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30")
+	vcodec, acodec := []string{"-c:v", "libx264", "-preset", "ultrafast", "-g", "30"}, []string{"-c:a", "aac", "-b:a", "96k"}
+	if s.Container == "nut" {
+		vcodec, acodec = []string{"-c:v", "rawvideo"}, []string{"-c:a", "pcm_s16le"}
+	}
+	args = append(append(args, vcodec...), "-pix_fmt", "yuv420p")
 	if !s.NoAudio {
-		args = append(args, "-c:a", "aac", "-b:a", "96k", "-ac", "2")
+		args = append(append(args, acodec...), "-ac", "2")
 	}
 	encoded := path
 	if s.Rotation != 0 {
