@@ -433,9 +433,14 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 	if job.State.Done() {
 		return nil // the job ended (failed) without this part
 	}
-	preset, _, err := w.Catalog.Lookup(job.Request.Transcode.PresetID)
-	if err != nil {
+	preset, _, err := w.Catalog.LookupFor(ctx, job.ApplicationID, job.Request.Transcode.PresetID)
+	if vidjob.ErrorCode(err) == vidjob.ENOTFOUND || vidjob.ErrorCode(err) == vidjob.EINVALID {
+		// The preset is gone (an application preset deleted mid-job): the
+		// parent finds the job failed or fails it on its own lookup.
 		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
 		return fmt.Errorf("create temp dir: %w", err)
