@@ -4,6 +4,12 @@
 //
 //	go run ./bench -suite submit            # POST /job throughput and latency, SQLite (and PostgreSQL)
 //	go run ./bench -suite scaling           # submission latency and RSS with 100 … 100,000 queued jobs
+//	go run ./bench -suite overhead          # end-to-end job time ÷ ffmpeg alone, and the fixed overhead by phase
+//	go run ./bench -suite memory            # vidjob's peak RSS while it runs a job on a 2 GB source
+//
+// A quick smoke run of the overhead suite:
+//
+//	go run ./bench -suite overhead -sources 2s -presets 1351620000001-000010 -runs 2
 //
 // PostgreSQL is used when VIDJOB_TEST_DATABASE_URL names a server.
 package main
@@ -25,11 +31,23 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling")
+	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling, overhead, memory")
 	clients := flag.Int("clients", 16, "concurrent clients for the submission suites")
 	duration := flag.Duration("duration", 10*time.Second, "how long the submission suite runs per database")
 	levels := flag.String("levels", "100,10000,100000", "queue sizes for the scaling suite")
+	sources := flag.String("sources", "2s,35s,5m", "overhead suite: lengths of the generated 720p sources; the first is the one broken down by phase")
+	presets := flag.String("presets", "1351620000001-000010,1351620000001-100070,1351620000001-200030,1351620000001-100240",
+		"overhead suite: preset IDs (Generic 720p, Web, HLS 1M, Webm VP9 720p)")
+	runs := flag.Int("runs", 5, "overhead suite: runs per source and preset (the median is shown)")
+	longRuns := flag.Int("long-runs", 1, "overhead suite: runs for sources of -long-from or longer")
+	longFrom := flag.Duration("long-from", 2*time.Minute, "overhead suite: sources this long use -long-runs")
+	x264 := flag.String("x264-preset", "", "overhead and memory suites: vidjob's --x264-preset (default: vidjob's own default)")
+	memMiB := flag.Int("memory-source-mib", 2048, "memory suite: size of the generated source in MiB")
 	flag.Parse()
+	var serveFlags []string
+	if *x264 != "" {
+		serveFlags = append(serveFlags, "--x264-preset", *x264)
+	}
 
 	bin, cleanup, err := buildVidjob()
 	if err != nil {
@@ -44,6 +62,15 @@ func main() {
 			err = env.submitSuite(*duration)
 		case "scaling":
 			err = env.scalingSuite(parseLevels(*levels))
+		case "overhead":
+			var o overheadOptions
+			o, err = parseOverhead(*sources, *presets, *runs, *longRuns, *longFrom)
+			if err == nil {
+				o.serve = serveFlags
+				err = env.overheadSuite(o)
+			}
+		case "memory":
+			err = env.memorySuite(int64(*memMiB)<<20, serveFlags)
 		default:
 			err = fmt.Errorf("unknown suite %q", s)
 		}
@@ -51,6 +78,26 @@ func main() {
 			fail(err)
 		}
 	}
+}
+
+func parseOverhead(sources, presets string, runs, longRuns int, longFrom time.Duration) (overheadOptions, error) {
+	o := overheadOptions{runs: runs, longRuns: longRuns, longFrom: longFrom}
+	for _, f := range strings.Split(sources, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("-sources: %q is not a duration such as 2s or 5m", f)
+		}
+		o.sources = append(o.sources, d)
+	}
+	for _, p := range strings.Split(presets, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			o.presets = append(o.presets, p)
+		}
+	}
+	if len(o.presets) == 0 || runs < 1 || longRuns < 1 {
+		return o, fmt.Errorf("-presets, -runs and -long-runs need at least one")
+	}
+	return o, nil
 }
 
 func fail(err error) {
@@ -116,8 +163,8 @@ func databases() ([]database, error) {
 	return dbs, nil
 }
 
-// apiServer is a running `vidjob serve --workers 0`: jobs are accepted and stay
-// queued, so only the API and the database are measured.
+// apiServer is a running `vidjob serve`. With --workers 0 jobs are accepted
+// and stay queued, so only the API and the database are measured.
 type apiServer struct {
 	url   string
 	appID string
@@ -125,7 +172,9 @@ type apiServer struct {
 	data  string
 }
 
-func (e benchEnv) startAPI(db database) (*apiServer, error) {
+// startAPI starts `vidjob serve` on db with the given extra flags (for the
+// submission suites, "--workers", "0").
+func (e benchEnv) startAPI(db database, flags ...string) (*apiServer, error) {
 	data, err := os.MkdirTemp("", "vidjob-bench-data-")
 	if err != nil {
 		return nil, err
@@ -144,7 +193,8 @@ func (e benchEnv) startAPI(db database) (*apiServer, error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(e.bin, append([]string{"serve", "--listen", addr, "--workers", "0", "--log-level", "warn"}, dbArgs...)...)
+	args := append([]string{"serve", "--listen", addr, "--log-level", "warn"}, dbArgs...)
+	cmd := exec.Command(e.bin, append(args, flags...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
