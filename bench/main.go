@@ -6,6 +6,7 @@
 //	go run ./bench -suite scaling           # submission latency and RSS with 100 … 100,000 queued jobs
 //	go run ./bench -suite overhead          # end-to-end job time ÷ ffmpeg alone, and the fixed overhead by phase
 //	go run ./bench -suite memory            # vidjob's peak RSS while it runs a job on a 2 GB source
+//	go run ./bench -suite x264              # what each --x264-preset costs in time and gives in quality
 //
 // A quick smoke run of the overhead suite:
 //
@@ -31,7 +32,7 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling, overhead, memory")
+	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling, overhead, memory, x264")
 	clients := flag.Int("clients", 16, "concurrent clients for the submission suites")
 	duration := flag.Duration("duration", 10*time.Second, "how long the submission suite runs per database")
 	levels := flag.String("levels", "100,10000,100000", "queue sizes for the scaling suite")
@@ -43,6 +44,9 @@ func main() {
 	longFrom := flag.Duration("long-from", 2*time.Minute, "overhead suite: sources this long use -long-runs")
 	x264 := flag.String("x264-preset", "", "overhead and memory suites: vidjob's --x264-preset (default: vidjob's own default)")
 	memMiB := flag.Int("memory-source-mib", 2048, "memory suite: size of the generated source in MiB")
+	versitygw := flag.String("versitygw", "tools/bin/versitygw", "memory suite: S3 server to also measure uploads to S3 with (\"\" for the local store only)")
+	x264Speeds := flag.String("x264-speeds", "medium,fast,faster,veryfast", "x264 suite: the x264 presets compared")
+	x264Source := flag.Duration("x264-source", 35*time.Second, "x264 suite: length of the 720p source")
 	flag.Parse()
 	var serveFlags []string
 	if *x264 != "" {
@@ -69,8 +73,15 @@ func main() {
 				o.serve = serveFlags
 				err = env.overheadSuite(o)
 			}
+		case "x264":
+			err = env.x264Suite(*x264Source, splitList(*x264Speeds))
 		case "memory":
-			err = env.memorySuite(int64(*memMiB)<<20, serveFlags)
+			gw := *versitygw
+			if _, statErr := os.Stat(gw); gw != "" && statErr != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s not found; measuring the local object store only\n", gw)
+				gw = ""
+			}
+			err = env.memorySuite(int64(*memMiB)<<20, serveFlags, gw)
 		default:
 			err = fmt.Errorf("unknown suite %q", s)
 		}

@@ -47,6 +47,7 @@ func presetName(id string) string {
 
 // sample is one job of the overhead suite next to plain ffmpeg.
 type sample struct {
+	key      string        // the output's key in bucket "bench"
 	endToEnd time.Duration // POST /job sent → postback received
 	plain    time.Duration // the job's own ffmpeg command, run by hand
 	inJob    time.Duration // that command's wall time inside the job
@@ -191,7 +192,7 @@ func (s *apiServer) overheadRun(src, presetID, localSrc string, recv *receiver) 
 	if err != nil {
 		return sample{}, err
 	}
-	smp := sample{endToEnd: arrived.Sub(start), phases: map[string]time.Duration{}}
+	smp := sample{key: key, endToEnd: arrived.Sub(start), phases: map[string]time.Duration{}}
 	run, err := s.jobRun(id)
 	if err != nil {
 		return sample{}, err
