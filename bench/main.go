@@ -43,6 +43,7 @@ func main() {
 	longRuns := flag.Int("long-runs", 1, "overhead suite: runs for sources of -long-from or longer")
 	longFrom := flag.Duration("long-from", 2*time.Minute, "overhead suite: sources this long use -long-runs")
 	x264 := flag.String("x264-preset", "", "overhead and memory suites: vidjob's --x264-preset (default: vidjob's own default)")
+	onPostgres := flag.Bool("postgres", false, "overhead suite: run vidjob on PostgreSQL (VIDJOB_TEST_DATABASE_URL) instead of SQLite")
 	memMiB := flag.Int("memory-source-mib", 2048, "memory suite: size of the generated source in MiB")
 	versitygw := flag.String("versitygw", "tools/bin/versitygw", "memory suite: S3 server to also measure uploads to S3 with (\"\" for the local store only)")
 	x264Speeds := flag.String("x264-speeds", "medium,fast,faster,veryfast", "x264 suite: the x264 presets compared")
@@ -70,7 +71,7 @@ func main() {
 			var o overheadOptions
 			o, err = parseOverhead(*sources, *presets, *runs, *longRuns, *longFrom)
 			if err == nil {
-				o.serve = serveFlags
+				o.serve, o.postgres = serveFlags, *onPostgres
 				err = env.overheadSuite(o)
 			}
 		case "x264":

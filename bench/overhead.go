@@ -28,6 +28,7 @@ type overheadOptions struct {
 	longRuns int           // runs for sources of at least longFrom
 	longFrom time.Duration // sources this long or longer are "long"
 	serve    []string      // extra `vidjob serve` flags (e.g. --x264-preset)
+	postgres bool          // run on PostgreSQL (VIDJOB_TEST_DATABASE_URL) instead of SQLite
 }
 
 // presetNames are the presets the suite knows by a short name, for tables.
@@ -85,8 +86,20 @@ func (e benchEnv) overheadSuite(o overheadOptions) error {
 	}
 	defer recv.Close()
 
+	db := database{name: "SQLite"}
+	if o.postgres {
+		dbs, err := databases()
+		if err != nil {
+			return err
+		}
+		if len(dbs) < 2 {
+			return fmt.Errorf("-postgres needs VIDJOB_TEST_DATABASE_URL")
+		}
+		db = dbs[1]
+		defer db.drop()
+	}
 	flags := append([]string{"--workers", "1", "--allow-cidr", "127.0.0.0/8"}, o.serve...)
-	s, err := e.startAPI(database{name: "SQLite"}, flags...)
+	s, err := e.startAPI(db, flags...)
 	if err != nil {
 		return err
 	}
@@ -118,7 +131,7 @@ func (e benchEnv) overheadSuite(o overheadOptions) error {
 		}
 	}
 	fmt.Printf("## Overhead: end-to-end job time ÷ ffmpeg alone with the job's own arguments\n\n")
-	fmt.Printf("One worker, SQLite, local object store, source and postback receiver on local HTTP. End to end is POST /job sent → postback received; ffmpeg alone is the job's listed encode command, run by hand on a local copy of the source. Medians of the runs shown.\n\n")
+	fmt.Printf("One worker, %s, local object store, source and postback receiver on local HTTP. End to end is POST /job sent → postback received; ffmpeg alone is the job's listed encode command, run by hand on a local copy of the source. Medians of the runs shown.\n\n", db.name)
 	fmt.Println("| source | preset | runs | end to end | ffmpeg alone | ratio | overhead |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, d := range o.sources {
