@@ -42,7 +42,7 @@ func main() {
 	runs := flag.Int("runs", 5, "overhead suite: runs per source and preset (the median is shown)")
 	longRuns := flag.Int("long-runs", 1, "overhead suite: runs for sources of -long-from or longer")
 	longFrom := flag.Duration("long-from", 2*time.Minute, "overhead suite: sources this long use -long-runs")
-	x264 := flag.String("x264-preset", "", "overhead and memory suites: vidjob's --x264-preset (default: vidjob's own default)")
+	x264 := flag.String("x264-preset", "", "overhead and memory suites: vidjob's --x264-preset (default: vidjob's own for overhead, veryfast for memory)")
 	onPostgres := flag.Bool("postgres", false, "overhead suite: run vidjob on PostgreSQL (VIDJOB_TEST_DATABASE_URL) instead of SQLite")
 	memMiB := flag.Int("memory-source-mib", 2048, "memory suite: size of the generated source in MiB")
 	versitygw := flag.String("versitygw", "tools/bin/versitygw", "memory suite: S3 server to also measure uploads to S3 with (\"\" for the local store only)")
@@ -82,7 +82,13 @@ func main() {
 				fmt.Fprintf(os.Stderr, "bench: %s not found; measuring the local object store only\n", gw)
 				gw = ""
 			}
-			err = env.memorySuite(int64(*memMiB)<<20, serveFlags, gw)
+			// The encoder's speed does not change vidjob's own memory; a fast
+			// one keeps the suite short.
+			memFlags := serveFlags
+			if *x264 == "" {
+				memFlags = []string{"--x264-preset", "veryfast"}
+			}
+			err = env.memorySuite(int64(*memMiB)<<20, memFlags, gw)
 		default:
 			err = fmt.Errorf("unknown suite %q", s)
 		}
