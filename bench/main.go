@@ -47,6 +47,7 @@ func main() {
 	memMiB := flag.Int("memory-source-mib", 2048, "memory suite: size of the generated source in MiB")
 	versitygw := flag.String("versitygw", "tools/bin/versitygw", "memory suite: S3 server to also measure uploads to S3 with (\"\" for the local store only)")
 	x264Speeds := flag.String("x264-speeds", "medium,fast,faster,veryfast", "x264 suite: the x264 presets compared")
+	x264Presets := flag.String("x264-presets", "1351620000001-000010,1351620000001-100070", "x264 suite: preset IDs (Generic 720p: Baseline; Web: Main)")
 	x264Source := flag.Duration("x264-source", 35*time.Second, "x264 suite: length of the 720p source")
 	flag.Parse()
 	var serveFlags []string
@@ -75,7 +76,7 @@ func main() {
 				err = env.overheadSuite(o)
 			}
 		case "x264":
-			err = env.x264Suite(*x264Source, splitList(*x264Speeds))
+			err = env.x264Suite(*x264Source, splitList(*x264Presets), splitList(*x264Speeds))
 		case "memory":
 			gw := *versitygw
 			if _, statErr := os.Stat(gw); gw != "" && statErr != nil {

@@ -11,14 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/ffmpeg"
 	"github.com/vidjob/vidjob/preset"
 )
 
-// x264Suite encodes one source with preset Generic 720p at each x264 speed
-// preset, with the arguments vidjob builds, and reports encode time, output
-// size and SSIM against the source: what --x264-preset trades.
-func (e benchEnv) x264Suite(seconds time.Duration, speeds []string) error {
+// x264Suite encodes one source with each preset (Generic 720p is Baseline
+// profile, Web is Main) at each x264 speed preset, with the arguments vidjob
+// builds, and reports encode time, output size and SSIM against the source:
+// what --x264-preset trades.
+func (e benchEnv) x264Suite(seconds time.Duration, presetIDs, speeds []string) error {
 	dir, err := os.MkdirTemp("", "vidjob-bench-x264-")
 	if err != nil {
 		return err
@@ -40,56 +42,68 @@ func (e benchEnv) x264Suite(seconds time.Duration, speeds []string) error {
 	if err != nil {
 		return err
 	}
-	p, _, err := catalog.Lookup("1351620000001-000010")
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
 	probe, err := (&ffmpeg.Runner{}).Probe(ctx, src)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("## x264 speed presets: Generic 720p on a %s 720p source with light grain\n\n", seconds)
+	fmt.Printf("## x264 speed presets on a %s 720p source with light grain\n\n", seconds)
 	fmt.Println("Encode wall time with the arguments vidjob builds (`--x264-preset`), the output's size, and SSIM of the output against the source (1 is identical). Same bitrate target throughout: a slower preset spends it better.")
 	fmt.Println()
-	fmt.Println("| x264 preset | encode | × realtime | output | SSIM (All) |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Println("| preset | x264 preset | encode | × realtime | output | SSIM (All) |")
+	fmt.Println("|---|---|---|---|---|---|")
 	ssimRe := regexp.MustCompile(`All:([0-9.]+)`)
-	for _, speed := range speeds {
-		out := filepath.Join(dir, "out-"+speed+".mp4")
-		args, err := ffmpeg.BuildArgs(p, probe, src, out, ffmpeg.ArgOptions{X264Preset: speed})
+	for _, id := range presetIDs {
+		p, _, err := catalog.Lookup(id)
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error"}, args...)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("x264 %s: %w: %s", speed, err, stderr.String())
+		for _, speed := range speeds {
+			row, err := x264Row(p, probe, src, dir, speed, seconds, ssimRe)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| %s | %s\n", presetName(id), row)
+			fmt.Fprintf(os.Stderr, "bench: x264 %s %s done\n", presetName(id), speed)
 		}
-		took := time.Since(start)
-		fi, err := os.Stat(out)
-		if err != nil {
-			return err
-		}
-		// SSIM at the output's size: the source scaled the way the preset
-		// scales it (1280x720 to 1280x720 here, so no scaling at all).
-		ssim := exec.Command("ffmpeg", "-hide_banner", "-nostats", "-i", out, "-i", src,
-			"-lavfi", "[0:v]setpts=PTS-STARTPTS[a];[1:v]fps=30000/1001,setpts=PTS-STARTPTS[b];[a][b]ssim", "-f", "null", "-")
-		msg, err := ssim.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ssim %s: %w: %s", speed, err, msg)
-		}
-		score := "?"
-		if m := ssimRe.FindStringSubmatch(string(msg)); m != nil {
-			score = m[1]
-		}
-		fmt.Printf("| %s | %s | %.1f× | %.1f MiB | %s |\n", speed, secs(took), seconds.Seconds()/took.Seconds(), float64(fi.Size())/(1<<20), score)
-		fmt.Fprintf(os.Stderr, "bench: x264 %s: %s\n", speed, secs(took))
 	}
 	fmt.Println()
 	return nil
+}
+
+// x264Row encodes src with preset p at one x264 speed and returns the rest
+// of its table row.
+func x264Row(p *vidjob.Preset, probe *ffmpeg.Probe, src, dir, speed string, seconds time.Duration, ssimRe *regexp.Regexp) (string, error) {
+	out := filepath.Join(dir, "out-"+speed+".mp4")
+	args, err := ffmpeg.BuildArgs(p, probe, src, out, ffmpeg.ArgOptions{X264Preset: speed})
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("x264 %s: %w: %s", speed, err, stderr.String())
+	}
+	took := time.Since(start)
+	fi, err := os.Stat(out)
+	if err != nil {
+		return "", err
+	}
+	// Generic 720p and Web keep this source's 1280x720, so the output
+	// compares with the source frame for frame.
+	ssim := exec.Command("ffmpeg", "-hide_banner", "-nostats", "-i", out, "-i", src,
+		"-lavfi", "[0:v]setpts=PTS-STARTPTS[a];[1:v]fps=30000/1001,setpts=PTS-STARTPTS[b];[a][b]ssim", "-f", "null", "-")
+	msg, err := ssim.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("ssim %s: %w: %s", speed, err, msg)
+	}
+	score := "?"
+	if m := ssimRe.FindStringSubmatch(string(msg)); m != nil {
+		score = m[1]
+	}
+	return fmt.Sprintf("%s | %s | %.1f× | %.1f MiB | %s |", speed, secs(took), seconds.Seconds()/took.Seconds(), float64(fi.Size())/(1<<20), score), nil
 }
 
 func splitList(s string) []string {
