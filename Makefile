@@ -58,9 +58,10 @@ test: deps tools browser vet vulncheck fuzz
 soak: deps tools
 	VIDJOB_SOAK=1 $(GO) test -timeout 60m -run TestSoakJobsThroughRestarts -count=1 -v ./e2e
 
-## bench: benchmark tables (submission throughput, latency and memory as the queue grows)
+## bench: benchmark tables; BENCH_ARGS picks suites, e.g. BENCH_ARGS="-suite overhead,memory,x264" (docs/PERFORMANCE.md)
+BENCH_ARGS ?=
 bench:
-	$(GO) run ./bench
+	$(GO) run ./bench $(BENCH_ARGS)
 
 ## bench-accel: one 10-minute encode through 1, 2 and 4 pinned worker processes (PostgreSQL; ~15 min on 2 cores)
 bench-accel: deps

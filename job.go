@@ -32,8 +32,11 @@ type Job struct {
 	Progress      float64 // 0..1 of the current transcode, by output time
 	Request       Request
 	Result        *Result // set once State.Done()
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Run is how the finishing attempt went; FindJob sets it once the job is
+	// done (lists leave it nil), with the postback phase once delivered.
+	Run       *Run
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Request is a job as the client submitted it, after parsing and validation.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -81,7 +80,7 @@ func (e benchEnv) accelSuite(o accelOptions) error {
 		return err
 	}
 	defer media.Close()
-	srcURL := "http://" + media.Addr + "/" + filepath.Base(src)
+	srcURL := media.url + "/" + filepath.Base(src)
 
 	fmt.Println("| run | wall time | speed-up vs 1 worker | speed-up vs plain ffmpeg |")
 	fmt.Println("|---|---|---|---|")
@@ -148,7 +147,7 @@ func (e benchEnv) accelRun(db database, srcURL string, n int, accelerate bool, o
 	if accelerate {
 		after = "1s"
 	}
-	api, err := e.startAPI(db, "--allow-private-networks")
+	api, err := e.startAPI(db, "--workers", "0", "--allow-private-networks")
 	if err != nil {
 		return 0, err
 	}
@@ -216,24 +215,6 @@ func (e benchEnv) accelRun(db database, srcURL string, n int, accelerate bool, o
 			return 0, fmt.Errorf("job failed: %s", st.Result)
 		}
 	}
-}
-
-// mediaHost is a static file server on a loopback port.
-type mediaHost struct {
-	Addr string
-	srv  *http.Server
-}
-
-func (m *mediaHost) Close() { m.srv.Close() }
-
-func serveDir(dir string) (*mediaHost, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	return &mediaHost{Addr: l.Addr().String(), srv: srv}, nil
 }
 
 // parseCounts reads "1,2,4".

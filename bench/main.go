@@ -6,6 +6,13 @@
 //	go run ./bench -suite scaling           # submission latency and RSS with 100 … 100,000 queued jobs
 //	go run ./bench -suite accel             # one 10-minute encode with 1, 2 and 4 pinned worker processes
 //	go run ./bench -suite accel -accel-source 1m -accel-segment 15s   # a short run that shows it works
+//	go run ./bench -suite overhead          # end-to-end job time ÷ ffmpeg alone, and the fixed overhead by phase
+//	go run ./bench -suite memory            # vidjob's peak RSS while it runs a job on a 2 GB source
+//	go run ./bench -suite x264              # what each --x264-preset costs in time and gives in quality
+//
+// A quick smoke run of the overhead suite:
+//
+//	go run ./bench -suite overhead -sources 2s -presets 1351620000001-000010 -runs 2
 //
 // PostgreSQL is used when VIDJOB_TEST_DATABASE_URL names a server; the accel
 // suite needs it (its workers are separate processes).
@@ -28,10 +35,23 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling, accel")
+	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling, overhead, memory, x264, accel")
 	clients := flag.Int("clients", 16, "concurrent clients for the submission suites")
 	duration := flag.Duration("duration", 10*time.Second, "how long the submission suite runs per database")
 	levels := flag.String("levels", "100,10000,100000", "queue sizes for the scaling suite")
+	sources := flag.String("sources", "2s,35s,5m", "overhead suite: lengths of the generated 720p sources; the first is the one broken down by phase")
+	presets := flag.String("presets", "1351620000001-000010,1351620000001-100070,1351620000001-200030,1351620000001-100240",
+		"overhead suite: preset IDs (Generic 720p, Web, HLS 1M, Webm VP9 720p)")
+	runs := flag.Int("runs", 5, "overhead suite: runs per source and preset (the median is shown)")
+	longRuns := flag.Int("long-runs", 1, "overhead suite: runs for sources of -long-from or longer")
+	longFrom := flag.Duration("long-from", 2*time.Minute, "overhead suite: sources this long use -long-runs")
+	x264 := flag.String("x264-preset", "", "overhead and memory suites: vidjob's --x264-preset (default: vidjob's own for overhead, veryfast for memory)")
+	onPostgres := flag.Bool("postgres", false, "overhead suite: run vidjob on PostgreSQL (VIDJOB_TEST_DATABASE_URL) instead of SQLite")
+	memMiB := flag.Int("memory-source-mib", 2048, "memory suite: size of the generated source in MiB")
+	versitygw := flag.String("versitygw", "tools/bin/versitygw", "memory suite: S3 server to also measure uploads to S3 with (\"\" for the local store only)")
+	x264Speeds := flag.String("x264-speeds", "medium,fast,faster,veryfast", "x264 suite: the x264 presets compared")
+	x264Presets := flag.String("x264-presets", "1351620000001-000010,1351620000001-100070", "x264 suite: preset IDs (Generic 720p: Baseline; Web: Main)")
+	x264Source := flag.Duration("x264-source", 35*time.Second, "x264 suite: length of the 720p source")
 	accelSource := flag.Duration("accel-source", 10*time.Minute, "length of the accel suite's generated source")
 	accelSegment := flag.Duration("accel-segment", 45*time.Second, "segment length of the accel suite (--accelerate-segment)")
 	accelWorkers := flag.String("accel-workers", "1,2,4", "worker process counts of the accel suite")
@@ -41,6 +61,10 @@ func main() {
 	counts, err := parseCounts(*accelWorkers)
 	if err != nil {
 		fail(err)
+	}
+	var serveFlags []string
+	if *x264 != "" {
+		serveFlags = append(serveFlags, "--x264-preset", *x264)
 	}
 
 	bin, cleanup, err := buildVidjob()
@@ -59,6 +83,28 @@ func main() {
 		case "accel":
 			err = env.accelSuite(accelOptions{source: *accelSource, segment: *accelSegment, workers: counts,
 				x264: *accelX264, presetID: *accelPresetID})
+		case "overhead":
+			var o overheadOptions
+			o, err = parseOverhead(*sources, *presets, *runs, *longRuns, *longFrom)
+			if err == nil {
+				o.serve, o.postgres = serveFlags, *onPostgres
+				err = env.overheadSuite(o)
+			}
+		case "x264":
+			err = env.x264Suite(*x264Source, splitList(*x264Presets), splitList(*x264Speeds))
+		case "memory":
+			gw := *versitygw
+			if _, statErr := os.Stat(gw); gw != "" && statErr != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s not found; measuring the local object store only\n", gw)
+				gw = ""
+			}
+			// The encoder's speed does not change vidjob's own memory; a fast
+			// one keeps the suite short.
+			memFlags := serveFlags
+			if *x264 == "" {
+				memFlags = []string{"--x264-preset", "veryfast"}
+			}
+			err = env.memorySuite(int64(*memMiB)<<20, memFlags, gw)
 		default:
 			err = fmt.Errorf("unknown suite %q", s)
 		}
@@ -66,6 +112,26 @@ func main() {
 			fail(err)
 		}
 	}
+}
+
+func parseOverhead(sources, presets string, runs, longRuns int, longFrom time.Duration) (overheadOptions, error) {
+	o := overheadOptions{runs: runs, longRuns: longRuns, longFrom: longFrom}
+	for _, f := range strings.Split(sources, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("-sources: %q is not a duration such as 2s or 5m", f)
+		}
+		o.sources = append(o.sources, d)
+	}
+	for _, p := range strings.Split(presets, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			o.presets = append(o.presets, p)
+		}
+	}
+	if len(o.presets) == 0 || runs < 1 || longRuns < 1 {
+		return o, fmt.Errorf("-presets, -runs and -long-runs need at least one")
+	}
+	return o, nil
 }
 
 func fail(err error) {
@@ -131,8 +197,8 @@ func databases() ([]database, error) {
 	return dbs, nil
 }
 
-// apiServer is a running `vidjob serve --workers 0`: jobs are accepted and stay
-// queued, so only the API and the database are measured.
+// apiServer is a running `vidjob serve`. With --workers 0 jobs are accepted
+// and stay queued, so only the API and the database are measured.
 type apiServer struct {
 	url   string
 	appID string
@@ -140,7 +206,9 @@ type apiServer struct {
 	data  string
 }
 
-func (e benchEnv) startAPI(db database, extra ...string) (*apiServer, error) {
+// startAPI starts `vidjob serve` on db with the given extra flags (for the
+// submission suites, "--workers", "0").
+func (e benchEnv) startAPI(db database, flags ...string) (*apiServer, error) {
 	data, err := os.MkdirTemp("", "vidjob-bench-data-")
 	if err != nil {
 		return nil, err
@@ -159,7 +227,8 @@ func (e benchEnv) startAPI(db database, extra ...string) (*apiServer, error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(e.bin, append(append([]string{"serve", "--listen", addr, "--workers", "0", "--log-level", "warn"}, dbArgs...), extra...)...)
+	args := append([]string{"serve", "--listen", addr, "--log-level", "warn"}, dbArgs...)
+	cmd := exec.Command(e.bin, append(args, flags...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

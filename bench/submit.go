@@ -97,13 +97,13 @@ func (e benchEnv) submitSuite(d time.Duration) error {
 	fmt.Println("| database | accepted | errors | jobs/s | p50 | p99 | vidjob RSS |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, db := range dbs {
-		s, err := e.startAPI(db)
+		s, err := e.startAPI(db, "--workers", "0")
 		if err != nil {
 			return err
 		}
 		s.submit(e.clients, 200, 0) // warm up connections and caches
 		l := s.submit(e.clients, 0, d)
-		rss := rssMiB(s.cmd.Process.Pid)
+		rss := procMiB(s.cmd.Process.Pid, "VmRSS")
 		s.stop()
 		if db.drop != nil {
 			db.drop()
@@ -126,7 +126,7 @@ func (e benchEnv) scalingSuite(levels []int) error {
 	fmt.Println("| database | queued | jobs/s | p50 | p99 | vidjob RSS |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, db := range dbs {
-		s, err := e.startAPI(db)
+		s, err := e.startAPI(db, "--workers", "0")
 		if err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func (e benchEnv) scalingSuite(levels []int) error {
 			l := s.submit(e.clients, 1000, 0)
 			queued += l.accepted
 			fmt.Printf("| %s | %d | %.0f | %s | %s | %.0f MiB |\n", db.name, queued, l.rate(),
-				ms(l.percentile(0.50)), ms(l.percentile(0.99)), rssMiB(s.cmd.Process.Pid))
+				ms(l.percentile(0.50)), ms(l.percentile(0.99)), procMiB(s.cmd.Process.Pid, "VmRSS"))
 		}
 		s.stop()
 		if db.drop != nil {
@@ -152,14 +152,16 @@ func (e benchEnv) scalingSuite(levels []int) error {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
-// rssMiB reads a process's resident set size from /proc.
-func rssMiB(pid int) float64 {
+// procMiB reads a memory figure of a process from /proc/PID/status: VmRSS
+// (resident now) or VmHWM (the most it was ever resident). Either counts
+// that process alone, never its children.
+func procMiB(pid int, field string) float64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, field+":") {
 			f := strings.Fields(line)
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024

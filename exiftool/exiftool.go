@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/internal/runlog"
 )
 
 // DefaultTimeout bounds one exiftool run when the caller's context has no
@@ -39,6 +40,20 @@ type Exiftool struct {
 	Timeout time.Duration
 	// Logger receives exiftool's warnings; default slog.Default().
 	Logger *slog.Logger
+}
+
+// commandArgs are the arguments of one exiftool run describing the file at
+// the absolute path abs.
+func commandArgs(abs string) []string {
+	return []string{
+		// -config "" must come first: it stops exiftool loading a user's
+		// ~/.ExifTool_config, which could add or rename tags.
+		"-config", "",
+		"-j",
+		// Reading files over 2 GB is off by default in exiftool 12.x.
+		"-api", "LargeFileSupport=1",
+		"--", abs,
+	}
 }
 
 // Meta describes the file at path as exiftool prints it (default, human-readable
@@ -64,15 +79,7 @@ func (e *Exiftool) Meta(ctx context.Context, path string) (vidjob.Meta, error) {
 	if bin == "" {
 		bin = "exiftool"
 	}
-	args := []string{
-		// -config "" must come first: it stops exiftool loading a user's
-		// ~/.ExifTool_config, which could add or rename tags.
-		"-config", "",
-		"-j",
-		// Reading files over 2 GB is off by default in exiftool 12.x.
-		"-api", "LargeFileSupport=1",
-		"--", abs,
-	}
+	args := commandArgs(abs)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	// File dates are printed in the process's local zone; UTC makes the meta the
 	// same whatever zone the server runs in, as Blitline's (UTC) servers did.
@@ -85,6 +92,7 @@ func (e *Exiftool) Meta(ctx context.Context, path string) (vidjob.Meta, error) {
 
 	start := time.Now()
 	runErr := cmd.Run()
+	runlog.Record(ctx, bin, args, start, runErr)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("exiftool %s: %w (after %s)", abs, ctx.Err(), time.Since(start).Round(time.Millisecond))
 	}

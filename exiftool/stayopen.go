@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/internal/runlog"
 )
 
 // Resident describes files with exiftool processes that stay running between
@@ -93,7 +94,11 @@ func (r *Resident) Meta(ctx context.Context, path string) (vidjob.Meta, error) {
 			return nil, err
 		}
 	}
+	start := time.Now()
 	out, stderr, err := p.describe(ctx, abs)
+	// What the resident process did is what this one-shot command does, which
+	// is what a person rerunning it by hand needs.
+	runlog.Record(ctx, r.program(), commandArgs(abs), start, err)
 	if err != nil {
 		r.kill(p)
 		r.idle <- nil
@@ -111,11 +116,15 @@ func (r *Resident) Meta(ctx context.Context, path string) (vidjob.Meta, error) {
 	return Normalize(raw), nil
 }
 
-func (r *Resident) start() (*resident, error) {
-	bin := r.Path
-	if bin == "" {
-		bin = "exiftool"
+func (r *Resident) program() string {
+	if r.Path == "" {
+		return "exiftool"
 	}
+	return r.Path
+}
+
+func (r *Resident) start() (*resident, error) {
+	bin := r.program()
 	// -config "" must come first: no user configuration may rename tags.
 	cmd := exec.Command(bin, "-config", "", "-stay_open", "True", "-@", "-")
 	cmd.Env = append(os.Environ(), "TZ=UTC")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/internal/runlog"
 )
 
 // Probe is what ffprobe says about a media file: the container and its first
@@ -159,6 +160,7 @@ func (r *Runner) probe(ctx context.Context, path string, playlist bool) (*Probe,
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
 	start := time.Now()
 	err = cmd.Run()
+	runlog.Record(ctx, r.ffprobe(), args, start, err)
 	r.logger().DebugContext(ctx, "ffprobe", "args", args, "elapsed", time.Since(start), "err", err)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("ffprobe: %w", context.Cause(ctx))

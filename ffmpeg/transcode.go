@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vidjob/vidjob/internal/runlog"
 )
 
 // progressInterval is the least time between two progress callbacks: often
@@ -47,6 +49,7 @@ func (r *Runner) Transcode(ctx context.Context, args []string, total time.Durati
 	pr := &progressReader{total: total, report: progress}
 	pr.read(stdout)
 	err = cmd.Wait()
+	runlog.Record(ctx, r.ffmpeg(), full, start, err)
 	log.DebugContext(ctx, "ffmpeg done", "elapsed", time.Since(start), "err", err)
 	if ctx.Err() != nil {
 		return fmt.Errorf("ffmpeg stopped: %w", context.Cause(ctx))

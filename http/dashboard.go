@@ -198,11 +198,33 @@ type jobPage struct {
 	ContentType string
 	Errors      []string
 	Meta        []metaRow
-	Postback    *struct {
+	// Commands are the run's commands as shell lines, to copy and rerun.
+	Commands []commandRow
+	Postback *struct {
 		URL      string
 		State    string
 		Attempts []attemptView
 	}
+}
+
+// commandRow is one command of a job's run on its page.
+type commandRow struct {
+	vidjob.Command
+	Line string
+}
+
+// shellLine writes a command as a POSIX shell line, quoting what the shell
+// would otherwise interpret, so that the operator can paste it.
+func shellLine(program string, args []string) string {
+	words := make([]string, 0, len(args)+1)
+	for _, a := range append([]string{program}, args...) {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=+,%@") == "" {
+			words = append(words, a)
+			continue
+		}
+		words = append(words, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	return strings.Join(words, " ")
 }
 
 func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
@@ -225,6 +247,12 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 	}
 	p.JobID, p.ApplicationID, p.State = job.ID, job.ApplicationID, string(job.State)
 	p.CreatedAt, p.UpdatedAt = job.CreatedAt.UTC(), job.UpdatedAt.UTC()
+	if job.Run != nil {
+		p.Run = job.Run
+		for _, c := range job.Run.Commands {
+			p.Commands = append(p.Commands, commandRow{Command: c, Line: shellLine(c.Program, c.Args)})
+		}
+	}
 	if preset, err := s.lookupPreset(r.Context(), job.ApplicationID, job.Request.Transcode.PresetID); err == nil {
 		p.PresetName, p.Container = preset.Name, preset.Container
 	}

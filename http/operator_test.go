@@ -209,13 +209,18 @@ func TestJobPageEscapesWhatClientsWrote(t *testing.T) {
 	job.State = vidjob.StateCompleted
 	job.Result = &vidjob.Result{JobID: "j1", OriginalMeta: vidjob.Meta{"Title": `<img src=x onerror=alert(1)>`, "Duration": "4 s"},
 		Video: &vidjob.VideoResult{S3URL: "http://store.example/b/k.mp4", Meta: vidjob.Meta{"Duration": "4.01 s"}}}
+	job.Run = &vidjob.Run{Attempt: 1, Phases: []vidjob.PhaseTime{{Phase: vidjob.PhaseEncode, Millis: 151}},
+		Commands: []vidjob.Command{{Program: "ffmpeg", Phase: vidjob.PhaseEncode, Millis: 150,
+			Args: []string{"-i", "file:source", "-vf", "scale=320:240", "file:out/<script>it's.mp4"}}}}
 	c := vidjob.NewCharge("j1", "app", 4000, vidjob.DefaultPricePerMinute)
 	if _, err := db.FinishJob(ctx, nil, job, &c, vidjob.DefaultPricePerMinute); err != nil {
 		t.Fatal(err)
 	}
 	for path, wants := range map[string][]string{
 		"/ui/jobs/j1": {`<video id="player"`, `src="http://store.example/b/k.mp4"`, "&lt;script&gt;", "&lt;img src=x onerror=alert(1)&gt;",
-			`<td>4 s</td><td>4.01 s</td>`, "$0.0389", "#ZgotmplZ"},
+			`<td>4 s</td><td>4.01 s</td>`, "$0.0389", "#ZgotmplZ", "encode <strong>151 ms</strong>",
+			// The command as a shell line to paste: quoted for the shell, escaped for HTML.
+			`ffmpeg -i file:source -vf scale=320:240 &#39;file:out/&lt;script&gt;it&#39;\&#39;&#39;s.mp4&#39;`},
 		"/":           {`data-job-id="j1"`, "&lt;b&gt;acme&lt;/b&gt;", "100%"},
 		"/ui/presets": {"1351620000001-000010", "System preset: Generic 720p"},
 		"/ui/usage":   {"<svg", "<strong>1</strong> minutes", "$0.0389"},

@@ -349,6 +349,10 @@ type jobStatus struct {
 	Results       json.RawMessage `json:"results,omitempty"`
 	Charge        *chargeView     `json:"charge,omitempty"`
 	Postback      *postbackView   `json:"postback,omitempty"`
+	// Run shows the owner the commands the job ran and where its time went.
+	// Their paths are relative to the job's working directory, so nothing of
+	// the server's layout is shown.
+	Run *vidjob.Run `json:"run,omitempty"`
 }
 
 type chargeView struct {
@@ -384,7 +388,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	}
 	st := jobStatus{
 		JobID: job.ID, ApplicationID: job.ApplicationID, State: string(job.State), Progress: job.Progress,
-		CreatedAt: job.CreatedAt.UTC(), UpdatedAt: job.UpdatedAt.UTC(), Request: job.Request,
+		CreatedAt: job.CreatedAt.UTC(), UpdatedAt: job.UpdatedAt.UTC(), Request: job.Request, Run: job.Run,
 	}
 	if job.Result != nil {
 		body, err := blitline.ResultJSON(job.Result)

@@ -66,7 +66,9 @@ type Config struct {
 	// length+1 is the number of attempts. Default: 1s, 3s, 15s, 1m, 5m, 10m, 30m, 1h.
 	PostbackSchedule []time.Duration
 	// FetchPollInterval is how often an idle worker looks for jobs when it hears
-	// no notification; default 200 ms on SQLite.
+	// no notification; default 200 ms. On SQLite it is the only way a worker
+	// learns of jobs; on PostgreSQL workers hear of new jobs at once
+	// (LISTEN/NOTIFY) and polling is the fallback.
 	FetchPollInterval time.Duration
 	// RescueAfter is how long a running job may go without finishing before River
 	// assumes its worker died and runs it again. Default: JobTimeout + 10 minutes.
@@ -119,6 +121,8 @@ type Queue struct {
 	submissions chan submission
 	writers     sync.WaitGroup
 	closeOnce   sync.Once
+	// closeListener releases River's LISTEN connection on PostgreSQL.
+	closeListener func()
 }
 
 // submitTimeout bounds the writing of one group of submissions.
@@ -146,14 +150,15 @@ func Migrate(ctx context.Context, db *sqlstore.DB) error {
 // New builds the queue. Workers may be nil for a process that only submits.
 func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.Logger) (*Queue, error) {
 	cfg.defaults()
-	q := &Queue{db: db, hub: NewHub(), config: cfg, logger: logger}
+	q := &Queue{db: db, hub: NewHub(), config: cfg, logger: logger, closeListener: func() {}}
+	driver := driverFor(db)
 	rc := &river.Config{
 		Logger:               logger.With("component", "river"),
 		MaxAttempts:          cfg.MaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.FetchPollInterval,
-		FetchCooldown:        min(cfg.FetchPollInterval, 100*time.Millisecond),
+		FetchCooldown:        min(cfg.FetchPollInterval, 20*time.Millisecond),
 	}
 	if transcoder != nil && cfg.Workers > 0 {
 		workers := river.NewWorkers()
@@ -166,9 +171,22 @@ func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.
 			QueueTranscode: {MaxWorkers: cfg.Workers},
 			QueuePostback:  {MaxWorkers: 10},
 		}
+		// River's inserts on PostgreSQL send a notification; with a listener an
+		// idle worker starts a job, and a finished job's postback, at once
+		// instead of at its next poll (measured: queue wait median 90 ms and
+		// postback 166 ms polling, on bench -suite overhead -postgres).
+		pool, err := db.ListenerPool(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		if pool != nil {
+			driver = riverdatabasesql.NewWithPgxListener(db.SQL, pool)
+			q.closeListener = pool.Close
+		}
 	}
-	client, err := river.NewClient(driverFor(db), rc)
+	client, err := river.NewClient(driver, rc)
 	if err != nil {
+		q.closeListener()
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	q.river = client
@@ -193,6 +211,7 @@ func (q *Queue) Close() {
 	q.closeOnce.Do(func() {
 		close(q.submissions)
 		q.writers.Wait()
+		q.closeListener()
 	})
 }
 

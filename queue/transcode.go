@@ -22,6 +22,7 @@ import (
 	"github.com/vidjob/vidjob/fetch"
 	"github.com/vidjob/vidjob/ffmpeg"
 	"github.com/vidjob/vidjob/internal/logctx"
+	"github.com/vidjob/vidjob/internal/runlog"
 	"github.com/vidjob/vidjob/postback"
 )
 
@@ -125,6 +126,9 @@ func (w *TranscodeWorker) NextRetry(job *river.Job[TranscodeArgs]) time.Time {
 
 // Work runs one attempt of a job.
 func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]) error {
+	// The attempt's record of commands and phase times, saved by finish.
+	rl := runlog.New("")
+	ctx = runlog.With(ctx, rl)
 	db := w.queue.db
 	log := w.Logger.With("job_id", rj.Args.JobID, "attempt", rj.Attempt)
 	ctx = logctx.With(ctx, "job_id", rj.Args.JobID)
@@ -142,6 +146,7 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 		return nil
 	}
 	started := time.Now()
+	rl.Add(vidjob.PhaseQueueWait, rl.Started().Sub(job.CreatedAt))
 	result, charge, err := w.run(ctx, job, log)
 	if isSnooze(err) {
 		// An accelerated job waits for its parts without holding a worker.
@@ -180,6 +185,8 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 // job to be run again, and after it, nothing to do twice.
 func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArgs], job *vidjob.Job, charge *vidjob.Charge) error {
 	db := w.queue.db
+	rl := runlog.From(ctx)
+	rl.Begin(vidjob.PhaseFinish)
 	// The attempt's own context may have timed out; the bookkeeping must still happen.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -188,6 +195,8 @@ func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArg
 		return fmt.Errorf("finish job %s: %w", job.ID, err)
 	}
 	defer tx.Rollback()
+	rl.End()
+	job.Run = rl.Run(rj.Attempt)
 	first, err := db.FinishJob(ctx, tx, job, charge, w.PricePerMinute)
 	if err != nil {
 		return err
@@ -220,6 +229,8 @@ func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArg
 func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
 	db := w.queue.db
 	req := job.Request
+	rl := runlog.From(ctx)
+	rl.Begin(vidjob.PhaseFetch)
 	// The application may have been disabled, or its buckets narrowed, since the
 	// job was accepted: check again before any work starts.
 	app, err := db.FindApplication(ctx, job.ApplicationID)
@@ -244,6 +255,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, retryable{fmt.Errorf("create job dir: %w", err)}
 	}
 	defer os.RemoveAll(dir)
+	rl.SetDir(dir)
 
 	// An accelerated job whose parts are out comes back here: it waits, or
 	// joins them, without fetching the source again.
@@ -261,6 +273,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	}
 	log.Info("source fetched", "bytes", n)
 	w.recorder().SourceFetched(n)
+	rl.Begin(vidjob.PhaseProbe)
 	src, err := w.Media.Probe(ctx, srcPath)
 	if err != nil {
 		return nil, nil, err
@@ -268,6 +281,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	if err := w.SourceLimits.Check(src); err != nil {
 		return nil, nil, err
 	}
+	rl.Begin(vidjob.PhaseMetadata)
 	originalMeta, err := w.Meta.Meta(ctx, srcPath)
 	if err != nil {
 		// The source's description is a courtesy; its absence must not fail a job
@@ -275,6 +289,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		log.Warn("could not describe source", "err", err)
 	}
 
+	rl.Begin(vidjob.PhaseEncode)
 	if err := db.SetState(ctx, job.ID, vidjob.StateTranscoding, 0); err != nil {
 		return nil, nil, retryable{err}
 	}
@@ -319,24 +334,31 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 	dest := req.Transcode.Destination
 	outDir := filepath.Join(dir, "out")
 	outPath := filepath.Join(outDir, outName)
+	rl := runlog.From(ctx)
+	// Smooth Streaming's manifests are made from the encoded fragments; their
+	// time counts as the encode's (the phase still open).
+	if preset.Packaging == vidjob.PackagingSmooth {
+		if _, err := w.Media.SmoothManifests(ctx, outPath, path.Base(dest.Key), dir); err != nil {
+			return nil, nil, fmt.Errorf("smooth streaming manifests: %w", err)
+		}
+	}
+
 	// The billed duration is the main output's: for HLS and DASH, ffprobe
 	// reads the local playlist or manifest and through it every segment.
+	rl.Begin(vidjob.PhaseProbe)
 	out, err := w.Media.ProbeOutput(ctx, outPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("probe output: %w", err)
 	}
 	w.recorder().Transcoded(preset.ID, took, out.Duration)
 	log.Info("transcoded", "preset", preset.ID, "seconds", took.Seconds(), "media_seconds", out.Duration)
+	rl.Begin(vidjob.PhaseMetadata)
 	meta, err := w.Meta.Meta(ctx, outPath)
 	if err != nil {
 		return nil, nil, retryable{fmt.Errorf("describe output: %w", err)}
 	}
 
-	if preset.Packaging == vidjob.PackagingSmooth {
-		if _, err := w.Media.SmoothManifests(ctx, outPath, path.Base(dest.Key), dir); err != nil {
-			return nil, nil, fmt.Errorf("smooth streaming manifests: %w", err)
-		}
-	}
+	rl.Begin(vidjob.PhaseUpload)
 	if err := db.SetState(ctx, job.ID, vidjob.StateUploading, 1); err != nil {
 		return nil, nil, retryable{err}
 	}

@@ -43,12 +43,14 @@ func (db *DB) InsertJob(ctx context.Context, tx Querier, job *vidjob.Job) error 
 
 const jobColumns = `id, application_id, state, progress, request, result, created_ms, updated_ms`
 
-func scanJob(row interface{ Scan(...any) error }) (*vidjob.Job, error) {
+// scanJob reads jobColumns, then any extra columns into extra.
+func scanJob(row interface{ Scan(...any) error }, extra ...any) (*vidjob.Job, error) {
 	var job vidjob.Job
 	var state, req string
 	var result sql.NullString
 	var created, updated int64
-	if err := row.Scan(&job.ID, &job.ApplicationID, &state, &job.Progress, &req, &result, &created, &updated); err != nil {
+	dest := append([]any{&job.ID, &job.ApplicationID, &state, &job.Progress, &req, &result, &created, &updated}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	job.State = vidjob.State(state)
@@ -65,9 +67,21 @@ func scanJob(row interface{ Scan(...any) error }) (*vidjob.Job, error) {
 	return &job, nil
 }
 
-// FindJob returns the job or an ENOTFOUND error.
+// FindJob returns the job, with its Run once it is done, or an ENOTFOUND error.
 func (db *DB) FindJob(ctx context.Context, id string) (*vidjob.Job, error) {
-	job, err := scanJob(db.SQL.QueryRowContext(ctx, db.rebind(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`), id))
+	var run sql.NullString
+	var finished, delivered sql.NullInt64
+	job, err := scanJob(db.SQL.QueryRowContext(ctx, db.rebind(`SELECT `+jobColumns+`, run, finished_ms, delivered_ms FROM jobs WHERE id = ?`), id),
+		&run, &finished, &delivered)
+	if err == nil && run.Valid {
+		job.Run = new(vidjob.Run)
+		if err := json.Unmarshal([]byte(run.String), job.Run); err != nil {
+			return nil, fmt.Errorf("decode job %s run: %w", id, err)
+		}
+		if finished.Valid && delivered.Valid {
+			job.Run.Phases = append(job.Run.Phases, vidjob.PhaseTime{Phase: vidjob.PhasePostback, Millis: max(0, delivered.Int64-finished.Int64)})
+		}
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, vidjob.Errorf(vidjob.ENOTFOUND, "Job %q is not known.", id)
 	}
@@ -89,22 +103,30 @@ func (db *DB) SetState(ctx context.Context, id string, state vidjob.State, progr
 	return nil
 }
 
-// FinishJob records a job's end inside tx: its final state and result and, for a
-// completed job, its charge. It reports false when the job had already ended, in
+// FinishJob records a job's end inside tx: its final state, result and run
+// and, for a completed job, its charge. It reports false when the job had already ended, in
 // which case nothing was written; the unique key on charges.job_id backs this up.
 func (db *DB) FinishJob(ctx context.Context, tx Querier, job *vidjob.Job, charge *vidjob.Charge, pricePerMinute vidjob.Micros) (bool, error) {
 	result, err := json.Marshal(job.Result)
 	if err != nil {
 		return false, fmt.Errorf("finish job: %w", err)
 	}
+	var run sql.NullString
+	if job.Run != nil {
+		b, err := json.Marshal(job.Run)
+		if err != nil {
+			return false, fmt.Errorf("finish job: %w", err)
+		}
+		run = sql.NullString{String: string(b), Valid: true}
+	}
 	now := db.Now().UnixMilli()
 	progress := job.Progress
 	if job.State == vidjob.StateCompleted {
 		progress = 1
 	}
-	res, err := db.q(tx).ExecContext(ctx, db.rebind(`UPDATE jobs SET state = ?, progress = ?, result = ?, updated_ms = ?, finished_ms = ?
+	res, err := db.q(tx).ExecContext(ctx, db.rebind(`UPDATE jobs SET state = ?, progress = ?, result = ?, run = ?, updated_ms = ?, finished_ms = ?
 		WHERE id = ? AND state NOT IN ('completed', 'failed')`),
-		string(job.State), progress, string(result), now, now, job.ID)
+		string(job.State), progress, string(result), run, now, now, job.ID)
 	if err != nil {
 		return false, fmt.Errorf("finish job %s: %w", job.ID, err)
 	}
@@ -192,9 +214,14 @@ func (db *DB) PostbackAttempts(ctx context.Context, jobID string) ([]vidjob.Post
 	return out, rows.Err()
 }
 
-// SetPostbackState records where a job's delivery stands.
+// SetPostbackState records where a job's delivery stands and, when it is
+// delivered, when.
 func (db *DB) SetPostbackState(ctx context.Context, jobID, state string) error {
-	_, err := db.SQL.ExecContext(ctx, db.rebind(`UPDATE jobs SET postback_state = ? WHERE id = ?`), state, jobID)
+	var delivered sql.NullInt64
+	if state == PostbackDelivered {
+		delivered = sql.NullInt64{Int64: db.Now().UnixMilli(), Valid: true}
+	}
+	_, err := db.SQL.ExecContext(ctx, db.rebind(`UPDATE jobs SET postback_state = ?, delivered_ms = COALESCE(?, delivered_ms) WHERE id = ?`), state, delivered, jobID)
 	if err != nil {
 		return fmt.Errorf("set postback state: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // jobsDoneChannel is the PostgreSQL notification channel on which a job's end
@@ -65,4 +66,24 @@ func listenOnce(ctx context.Context, url string, announce func(string)) error {
 		}
 		announce(n.Payload)
 	}
+}
+
+// ListenerPool opens a small pgx pool on the same PostgreSQL database, for a
+// component that holds a connection of its own to LISTEN (River's notifier).
+// The caller closes it. On SQLite it returns nil.
+func (db *DB) ListenerPool(ctx context.Context) (*pgxpool.Pool, error) {
+	if db.Dialect != Postgres {
+		return nil, nil
+	}
+	cfg, err := pgxpool.ParseConfig(db.url)
+	if err != nil {
+		return nil, fmt.Errorf("listener pool: %w", err)
+	}
+	// One connection listens; one more covers a reconnect.
+	cfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("listener pool: %w", err)
+	}
+	return pool, nil
 }
