@@ -157,6 +157,12 @@ func (e *etCustom) preset(note string) (*vidjob.Preset, error) {
 			ChromaSubsampling: o["ChromaSubsampling"], LoopCount: o["LoopCount"],
 		}
 	}
+	if v := p.Video; v != nil && v.Codec == "H.264" && strings.TrimSpace(string(v.MaxReferenceFrames)) == "" {
+		// ET's console offered 3 when a preset left this out; it is also
+		// x264's own default at its medium preset.
+		v.MaxReferenceFrames = "3"
+		p.Notes = append(p.Notes, "Video.CodecOptions.MaxReferenceFrames was not given: 3, the value Elastic Transcoder's console proposed and x264's default.")
+	}
 	if a := e.Audio; a != nil {
 		for k := range a.CodecOptions {
 			if !audioOptions[k] {

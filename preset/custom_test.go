@@ -66,3 +66,21 @@ func TestCustomPresetErrorsAreSpecific(t *testing.T) {
 		t.Errorf("custom preset named like a system preset: %v", err)
 	}
 }
+
+func TestCustomH264PresetWithoutMaxReferenceFramesUsesThree(t *testing.T) {
+	file := strings.Replace(acme, `, "MaxReferenceFrames": "3"`, ``, 1)
+	if file == acme {
+		t.Fatal("the test preset no longer names MaxReferenceFrames")
+	}
+	custom, err := ParseCustom([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := custom[0]
+	if p.Video.MaxReferenceFrames != "3" {
+		t.Errorf("MaxReferenceFrames = %q, want 3", p.Video.MaxReferenceFrames)
+	}
+	if !strings.Contains(strings.Join(p.Notes, " "), "MaxReferenceFrames was not given") {
+		t.Errorf("notes %q do not say why MaxReferenceFrames is 3", p.Notes)
+	}
+}
