@@ -29,6 +29,11 @@ type Command struct {
 	Phase string `json:"phase,omitempty"`
 	// Failed is set when the program failed or was stopped.
 	Failed bool `json:"failed,omitempty"`
+	// Part is, for a job encoded in parts (accelerated encoding), the part
+	// this command encoded, counted from 1; its paths are relative to that
+	// part's own working directory, on whichever worker ran it. 0 for the
+	// job's own commands.
+	Part int `json:"part,omitempty"`
 }
 
 // PhaseTime is the wall time a job spent in one phase.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,6 +190,8 @@ func TestAcceleratedEncodeMatchesSinglePass(t *testing.T) {
 	if len(a.keyframes) <= len(s.keyframes) {
 		t.Errorf("accelerated keyframes %v: want the parts' own keyframes besides the 90-frame ones %v", a.keyframes, s.keyframes)
 	}
+
+	checkAcceleratedRun(t, accel, id, 4)
 
 	time.Sleep(2 * time.Second)
 	if n := rcv.count(); n != 1 {
@@ -410,5 +413,72 @@ func TestMissingScratchBucketFallsBackToOnePass(t *testing.T) {
 	}
 	if got, want := mediaFacts(t, out), mediaFacts(t, src); got.videoFrames != want.videoFrames {
 		t.Errorf("output has %d frames, source %d", got.videoFrames, want.videoFrames)
+	}
+}
+
+// checkAcceleratedRun checks that an accelerated job's run lists every
+// attempt's and every part's commands: the source's probe, the split, an
+// encode for each part (marked with its part), the join, and the output's
+// probe, and that its encode phase covers the parts' encodes.
+func checkAcceleratedRun(t *testing.T, srv *server, id string, parts int) {
+	t.Helper()
+	status, body := srv.get(t, "/jobs/"+id)
+	if status != 200 {
+		t.Fatalf("GET /jobs/%s: HTTP %d %v", id, status, body)
+	}
+	raw, _ := json.Marshal(body["run"])
+	var run jobRun
+	if err := json.Unmarshal(raw, &run); err != nil || len(run.Commands) == 0 {
+		t.Fatalf("run: %v in %s", err, raw)
+	}
+	has := func(part int, program, arg string) bool {
+		for _, c := range run.Commands {
+			if c.Part == part && c.Program == program && slices.Contains(c.Args, arg) {
+				return true
+			}
+		}
+		return false
+	}
+	if first := run.Commands[0]; first.Program != "ffprobe" || first.Part != 0 || !slices.Contains(first.Args, "file:source") {
+		t.Errorf("the run starts with %s %v (part %d), want the source's ffprobe", first.Program, first.Args, first.Part)
+	}
+	if !has(0, "ffmpeg", "segment") {
+		t.Errorf("the run lists no split (ffmpeg -f segment): %s", raw)
+	}
+	if !has(0, "ffmpeg", "concat") {
+		t.Errorf("the run lists no join (ffmpeg -f concat): %s", raw)
+	}
+	var partMillis int64
+	for p := 1; p <= parts; p++ {
+		found := false
+		for _, c := range run.Commands {
+			if c.Part == p && c.Program == "ffmpeg" && c.Phase == "encode" && c.Millis > 0 {
+				found = true
+				partMillis = max(partMillis, c.Millis)
+			}
+		}
+		if !found {
+			t.Errorf("the run lists no ffmpeg encode of part %d: %s", p, raw)
+		}
+	}
+	if slices.ContainsFunc(run.Commands, func(c runCommand) bool { return c.Part > parts || c.Part < 0 }) {
+		t.Errorf("a command names a part beyond %d: %s", parts, raw)
+	}
+	var encode, queueWait int64 = -1, -1
+	for _, p := range run.Phases {
+		switch p.Phase {
+		case "encode":
+			encode = p.Millis
+		case "queue_wait":
+			queueWait = p.Millis
+		}
+	}
+	if encode < partMillis {
+		t.Errorf("encode phase %d ms is shorter than the longest part's encode (%d ms)", encode, partMillis)
+	}
+	// queue_wait is the wait before the first attempt, not the time until
+	// the joining attempt began.
+	if queueWait < 0 || queueWait >= encode {
+		t.Errorf("queue_wait %d ms, encode %d ms: the wait counts the parts' time", queueWait, encode)
 	}
 }

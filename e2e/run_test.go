@@ -15,15 +15,18 @@ import (
 
 // jobRun is GET /jobs/{id}'s "run".
 type jobRun struct {
-	Attempt  int `json:"attempt"`
-	Commands []struct {
-		Program string   `json:"program"`
-		Args    []string `json:"args"`
-		Millis  int64    `json:"ms"`
-		Phase   string   `json:"phase"`
-		Failed  bool     `json:"failed"`
-	} `json:"commands"`
-	Phases []phaseTime `json:"phases"`
+	Attempt  int          `json:"attempt"`
+	Commands []runCommand `json:"commands"`
+	Phases   []phaseTime  `json:"phases"`
+}
+
+type runCommand struct {
+	Program string   `json:"program"`
+	Args    []string `json:"args"`
+	Millis  int64    `json:"ms"`
+	Phase   string   `json:"phase"`
+	Failed  bool     `json:"failed"`
+	Part    int      `json:"part"`
 }
 
 type phaseTime struct {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -16,6 +17,7 @@ import (
 	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/ffmpeg"
 	"github.com/vidjob/vidjob/internal/logctx"
+	"github.com/vidjob/vidjob/internal/runlog"
 )
 
 // Accelerated (segment-parallel) encoding of long sources.
@@ -71,6 +73,17 @@ type accelManifest struct {
 	// Started is when the split began: the encode's wall time runs from it
 	// to the end of the join.
 	Started time.Time `json:"started"`
+	// Run is the splitting attempt's run (its commands and phase times up to
+	// the split's end), and SplitEnded when it ended; the joining attempt
+	// carries on from them so that the job's run covers every attempt.
+	Run        *vidjob.Run `json:"run,omitempty"`
+	SplitEnded time.Time   `json:"split_ended"`
+}
+
+// partOutput is what a part job records on its River row (river.RecordOutput)
+// for the join to read: the commands it ran.
+type partOutput struct {
+	Commands []vidjob.Command `json:"commands"`
 }
 
 // ScratchStore keeps an accelerated job's pieces and parts where every
@@ -184,7 +197,10 @@ func (w *TranscodeWorker) startAccelerated(ctx context.Context, job *vidjob.Job,
 			return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source's audio with preset %s.", preset.ID)
 		}
 	}
-	manifest, err := json.Marshal(accelManifest{Parts: len(want), Frames: plan.Frames, Audio: audioArgs != nil, OriginalMeta: originalMeta, Started: started})
+	rl := runlog.From(ctx)
+	rl.Begin(vidjob.PhaseEncode) // count the split so far, and go on counting
+	manifest, err := json.Marshal(accelManifest{Parts: len(want), Frames: plan.Frames, Audio: audioArgs != nil,
+		OriginalMeta: originalMeta, Started: started, Run: rl.Run(0), SplitEnded: time.Now()})
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
@@ -300,14 +316,14 @@ func (w *TranscodeWorker) resumeAccelerated(ctx context.Context, job *vidjob.Job
 		}
 		return true, nil, nil, river.JobSnooze(accelPoll)
 	}
-	result, charge, err = w.joinParts(ctx, job, preset, note, dir, parts, log)
+	result, charge, err = w.joinParts(ctx, job, preset, note, dir, rows, parts, log)
 	return true, result, charge, err
 }
 
 // joinParts downloads the parts and the audio, joins them into the job's
 // output and delivers it.
 func (w *TranscodeWorker) joinParts(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir string,
-	parts []EncodePartArgs, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
+	rows []*rivertype.JobRow, parts []EncodePartArgs, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
 	token := parts[0].Token
 	manifestPath := filepath.Join(dir, "manifest.json")
 	if err := w.getScratch(ctx, scratchKey(job.ID, token, "manifest.json"), manifestPath); err != nil {
@@ -323,6 +339,14 @@ func (w *TranscodeWorker) joinParts(ctx context.Context, job *vidjob.Job, preset
 	}
 	if m.Parts != len(parts) {
 		return nil, nil, fmt.Errorf("manifest names %d parts, River holds %d", m.Parts, len(parts))
+	}
+	if m.Run != nil {
+		// The job's run is the split's, the parts', then this join's; the
+		// time between the split and now went to the parts' encoding.
+		rl := runlog.From(ctx)
+		rl.Continue(m.Run, partCommands(rows, parts, log))
+		rl.Add(vidjob.PhaseEncode, time.Since(m.SplitEnded))
+		rl.Begin(vidjob.PhaseEncode)
 	}
 	start := time.Now()
 	paths := make([]string, m.Parts)
@@ -370,6 +394,32 @@ func (w *TranscodeWorker) joinParts(ctx context.Context, job *vidjob.Job, preset
 		took = time.Since(m.Started)
 	}
 	return w.deliver(ctx, job, preset, note, dir, outName, m.OriginalMeta, took, log)
+}
+
+// partCommands returns the commands the parts recorded on their River rows,
+// in part order, each marked with its part.
+func partCommands(rows []*rivertype.JobRow, parts []EncodePartArgs, log *slog.Logger) []vidjob.Command {
+	byIndex := make([][]vidjob.Command, len(parts))
+	for i, r := range rows {
+		var md struct {
+			Output *partOutput `json:"output"`
+		}
+		if err := json.Unmarshal(r.Metadata, &md); err != nil || md.Output == nil {
+			// A part that recorded nothing (a worker of an older version)
+			// leaves a gap in the run, not a failed job.
+			log.Warn("part recorded no commands", "part", parts[i].Index, "err", err)
+			continue
+		}
+		idx := parts[i].Index
+		if idx < 0 || idx >= len(byIndex) {
+			continue
+		}
+		for _, c := range md.Output.Commands {
+			c.Part = idx + 1
+			byIndex[idx] = append(byIndex[idx], c)
+		}
+	}
+	return slices.Concat(byIndex...)
 }
 
 // finishAndClean is finish followed, once the job's end is committed, by
@@ -450,6 +500,9 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 		return fmt.Errorf("create part dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	rl := runlog.New(dir)
+	ctx = runlog.With(ctx, rl)
+	rl.Begin(vidjob.PhaseEncode)
 	piece, part := filepath.Join(dir, ffmpeg.PieceName(a.Index)), filepath.Join(dir, partName(a.Index))
 	if err := w.getScratch(ctx, scratchKey(a.JobID, a.Token, ffmpeg.PieceName(a.Index)), piece); err != nil {
 		return err
@@ -473,7 +526,11 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 		return err
 	}
 	// The job's transcode time is recorded once, by the parent, from the
-	// split to the join; parts are not jobs of their own.
+	// split to the join; parts are not jobs of their own. What the part ran
+	// goes on its River row, where the join reads it into the job's run.
 	log.Info("part encoded", "frames", a.Frames, "seconds", time.Since(start).Seconds())
+	if err := river.RecordOutput(ctx, partOutput{Commands: rl.Run(rj.Attempt).Commands}); err != nil {
+		log.Warn("could not record the part's commands", "err", err)
+	}
 	return nil
 }

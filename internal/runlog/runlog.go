@@ -125,6 +125,26 @@ func (l *Log) endLocked(now time.Time) {
 	l.since = now
 }
 
+// Continue makes l carry on from an earlier attempt's run, for a job whose
+// work spans attempts (accelerated encoding: the split, then the join after
+// the parts ran elsewhere). The earlier commands, then more (the parts'),
+// come before l's own, and the earlier phase times replace l's so far, so
+// that the job shows one run from submission to end rather than its last
+// attempt's. The running phase is dropped uncounted; Begin the next.
+func (l *Log) Continue(prev *vidjob.Run, more []vidjob.Command) {
+	if l == nil || prev == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.commands = slices.Concat(prev.Commands, more, l.commands)
+	l.millis = make(map[string]time.Duration, len(prev.Phases))
+	for _, p := range prev.Phases {
+		l.millis[p.Phase] = time.Duration(p.Millis) * time.Millisecond
+	}
+	l.phase, l.since = "", time.Now()
+}
+
 // Run returns what was recorded so far, phases in vidjob.Phases order; nil
 // for a nil Log.
 func (l *Log) Run(attempt int) *vidjob.Run {

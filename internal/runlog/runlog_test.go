@@ -61,3 +61,36 @@ func TestNilLogRecordsNothing(t *testing.T) {
 		t.Error("a nil log returned a run")
 	}
 }
+
+// A job whose work spans attempts shows one run: the earlier attempt's
+// commands, then the parts', then this attempt's; the earlier phase times
+// replace this attempt's own so far (its queue wait was the whole split).
+func TestContinueCarriesAnEarlierAttemptsRun(t *testing.T) {
+	l := New("/work/job-1")
+	ctx := With(context.Background(), l)
+	l.Add(vidjob.PhaseQueueWait, time.Hour) // the joining attempt's misleading wait
+	l.Begin(vidjob.PhaseFetch)
+	prev := &vidjob.Run{
+		Commands: []vidjob.Command{{Program: "ffmpeg", Args: []string{"-f", "segment"}, Millis: 7, Phase: vidjob.PhaseEncode}},
+		Phases:   []vidjob.PhaseTime{{Phase: vidjob.PhaseQueueWait, Millis: 20}, {Phase: vidjob.PhaseEncode, Millis: 100}},
+	}
+	part := vidjob.Command{Program: "ffmpeg", Args: []string{"-i", "piece00000.mkv"}, Millis: 50, Phase: vidjob.PhaseEncode, Part: 1}
+	l.Continue(prev, []vidjob.Command{part})
+	l.Begin(vidjob.PhaseEncode)
+	Record(ctx, "ffmpeg", []string{"-f", "concat", "/work/job-1/out/x.mp4"}, time.Now(), nil)
+	l.Add(vidjob.PhaseEncode, 5*time.Millisecond)
+	l.End()
+	r := l.Run(3)
+	if len(r.Commands) != 3 || r.Commands[0].Args[1] != "segment" || r.Commands[1].Part != 1 || r.Commands[2].Args[2] != "out/x.mp4" {
+		t.Fatalf("commands = %+v, want split, part 1, join", r.Commands)
+	}
+	if qw, _ := r.Phase(vidjob.PhaseQueueWait); qw != 20 {
+		t.Errorf("queue_wait = %d ms, want the earlier attempt's 20", qw)
+	}
+	if enc, _ := r.Phase(vidjob.PhaseEncode); enc < 105 || enc > 1000 {
+		t.Errorf("encode = %d ms, want the earlier 100 plus this attempt's", enc)
+	}
+	if _, ok := r.Phase(vidjob.PhaseFetch); ok {
+		t.Errorf("phases %+v: this attempt's few microseconds of fetch before Continue should be gone", r.Phases)
+	}
+}
