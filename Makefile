@@ -63,7 +63,7 @@ BENCH_ARGS ?=
 bench:
 	$(GO) run ./bench $(BENCH_ARGS)
 
-## bench-accel: one 10-minute encode through 1, 2 and 4 pinned worker processes (PostgreSQL; ~15 min on 2 cores)
+## bench-accel: one 10-minute encode through 1, 2 and 4 pinned worker processes (PostgreSQL; ~7 min on 2 cores)
 bench-accel: deps
 	$(GO) run ./bench -suite accel
 
