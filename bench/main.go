@@ -40,7 +40,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long the submission suite runs per database")
 	levels := flag.String("levels", "100,10000,100000", "queue sizes for the scaling suite")
 	sources := flag.String("sources", "2s,35s,5m", "overhead suite: lengths of the generated 720p sources; the first is the one broken down by phase")
-	presets := flag.String("presets", "1351620000001-000010,1351620000001-100070,1351620000001-200030,1351620000001-100240",
+	presets := flag.String("presets", "1351620000001-000010,1351620000001-100070,1351620000001-200030,1351620000001-100250",
 		"overhead suite: preset IDs (Generic 720p, Web, HLS 1M, Webm VP9 720p)")
 	runs := flag.Int("runs", 5, "overhead suite: runs per source and preset (the median is shown)")
 	longRuns := flag.Int("long-runs", 1, "overhead suite: runs for sources of -long-from or longer")

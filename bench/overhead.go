@@ -18,6 +18,7 @@ import (
 
 	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/internal/testmedia"
+	"github.com/vidjob/vidjob/preset"
 )
 
 // overheadOptions choose what the overhead suite runs.
@@ -31,19 +32,18 @@ type overheadOptions struct {
 	postgres bool          // run on PostgreSQL (VIDJOB_TEST_DATABASE_URL) instead of SQLite
 }
 
-// presetNames are the presets the suite knows by a short name, for tables.
-var presetNames = map[string]string{
-	"1351620000001-000010": "Generic 720p",
-	"1351620000001-100070": "Web",
-	"1351620000001-200030": "HLS 1M",
-	"1351620000001-100240": "Webm VP9 720p",
-}
-
+// presetName is a preset's catalog name without ET's "System preset: "
+// prefix, for tables; an ID the catalog does not know stays as it is.
 func presetName(id string) string {
-	if n, ok := presetNames[id]; ok {
-		return n
+	catalog, err := preset.Load()
+	if err != nil {
+		return id
 	}
-	return id
+	p, _, err := catalog.Lookup(id)
+	if err != nil {
+		return id
+	}
+	return strings.TrimPrefix(p.Name, "System preset: ")
 }
 
 // sample is one job of the overhead suite next to plain ffmpeg.
