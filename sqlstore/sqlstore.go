@@ -46,6 +46,9 @@ type DB struct {
 	url string
 }
 
+// maxPostgresConns bounds one process's connections to PostgreSQL.
+const maxPostgresConns = 20
+
 // Open opens the database named by url: "postgres://..." or "postgresql://..."
 // for PostgreSQL, "sqlite:PATH" or a plain file path for SQLite. An empty url
 // means SQLite at DATADIR/vidjob.db. It does not apply migrations; call Migrate.
@@ -57,7 +60,11 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		conn.SetMaxOpenConns(20)
+		// Keep as many idle connections as may be open: database/sql keeps
+		// two by default, so under load every other query would open a new
+		// connection (a new server process on PostgreSQL) and close it again.
+		conn.SetMaxOpenConns(maxPostgresConns)
+		conn.SetMaxIdleConns(maxPostgresConns)
 		conn.SetConnMaxIdleTime(5 * time.Minute)
 		db.SQL, db.Dialect, db.url = conn, Postgres, url
 	default:
