@@ -220,7 +220,10 @@ func (c *AppCatalog) Own(ctx context.Context, appID string) ([]*vidjob.Preset, e
 // as Catalog.Lookup finds it. Another application's preset is unknown here,
 // with the same error as a name nothing has.
 func (c *AppCatalog) LookupFor(ctx context.Context, appID, name string) (*vidjob.Preset, string, error) {
-	if appID != "" {
+	// A system preset's exact ID cannot be an application's (theirs are made
+	// by NewAppPresetID from the time of creation), so the most common
+	// request needs no trip to the database.
+	if _, system := c.Catalog.byID[strings.TrimSpace(name)]; appID != "" && !system {
 		own, err := c.Own(ctx, appID)
 		if err != nil {
 			return nil, "", err

@@ -1,9 +1,12 @@
 package preset
 
 import (
+	"context"
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/vidjob/vidjob"
 )
 
 // TestNewAppPresetID: ET's custom preset ID form, the creation time in
@@ -28,5 +31,46 @@ func TestNewAppPresetID(t *testing.T) {
 	}
 	if len(chars) != 36 {
 		t.Errorf("%d distinct characters in 12000, want all 36", len(chars))
+	}
+}
+
+// unreachableStore fails every call, like a database that is down.
+type unreachableStore struct{ calls int }
+
+func (s *unreachableStore) CreateAppPreset(context.Context, vidjob.AppPreset, int) error {
+	s.calls++
+	return vidjob.Errorf(vidjob.EUNAVAILABLE, "down")
+}
+
+func (s *unreachableStore) AppPresets(context.Context, string) ([]vidjob.AppPreset, error) {
+	s.calls++
+	return nil, vidjob.Errorf(vidjob.EUNAVAILABLE, "down")
+}
+
+func (s *unreachableStore) DeleteAppPreset(context.Context, string, string) error {
+	s.calls++
+	return vidjob.Errorf(vidjob.EUNAVAILABLE, "down")
+}
+
+// TestLookupForSystemIDSkipsStore: a job naming a system preset by its exact
+// ID is resolved from the embedded catalog alone (the common case on the
+// submission path costs no query); a name still consults the application's
+// own presets first, since they take precedence over system names.
+func TestLookupForSystemIDSkipsStore(t *testing.T) {
+	cat, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &unreachableStore{}
+	apps := &AppCatalog{Catalog: cat, Store: store}
+	p, _, err := apps.LookupFor(context.Background(), "app-1", " 1351620000001-000010 ")
+	if err != nil || p.ID != "1351620000001-000010" {
+		t.Fatalf("system ID: got %v, %v", p, err)
+	}
+	if store.calls != 0 {
+		t.Fatalf("system ID lookup queried the store %d times", store.calls)
+	}
+	if _, _, err := apps.LookupFor(context.Background(), "app-1", "Generic 720p"); vidjob.ErrorCode(err) != vidjob.EUNAVAILABLE || store.calls != 1 {
+		t.Fatalf("name lookup: err %v, store calls %d; want the store consulted and its error", err, store.calls)
 	}
 }

@@ -191,12 +191,14 @@ func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.
 	}
 	q.river = client
 	q.submissions = make(chan submission, maxGroup)
-	// SQLite has one writer, so one goroutine. PostgreSQL commits many
-	// transactions at once and groups their flushes itself, so there the
-	// writers are as many as the connections a busy API server uses.
+	// SQLite has one writer, so one goroutine. On PostgreSQL two writers keep
+	// one group in flight while the next one gathers: more writers make
+	// smaller groups, and so more statements and round trips per job (16
+	// writers measured 15-25 % fewer jobs/s than 2 or 4, side by side;
+	// docs/PERFORMANCE.md).
 	writers := 1
 	if db.Dialect == sqlstore.Postgres {
-		writers = 16
+		writers = 2
 	}
 	for i := 0; i < writers; i++ {
 		q.writers.Add(1)

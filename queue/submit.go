@@ -91,17 +91,19 @@ func (q *Queue) insert(ctx context.Context, group []submission) error {
 		return vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The database is unavailable; try again shortly.")
 	}
 	defer tx.Rollback()
+	jobs := make([]*vidjob.Job, len(group))
 	params := make([]river.InsertManyParams, len(group))
 	for i, s := range group {
-		if err := q.db.InsertJob(ctx, tx, s.job); err != nil {
-			return err
-		}
+		jobs[i] = s.job
 		params[i] = river.InsertManyParams{
 			Args:       TranscodeArgs{JobID: s.job.ID, WaitRetryDelay: s.job.Request.WaitRetryDelay},
 			InsertOpts: &river.InsertOpts{Queue: QueueTranscode, MaxAttempts: q.config.MaxAttempts},
 		}
 	}
-	if _, err := q.river.InsertManyTx(ctx, tx, params); err != nil {
+	if err := q.db.InsertJobs(ctx, tx, jobs); err != nil {
+		return err
+	}
+	if _, err := q.river.InsertManyFastTx(ctx, tx, params); err != nil {
 		return vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The job queue is unavailable; try again shortly.")
 	}
 	if err := tx.Commit(); err != nil {

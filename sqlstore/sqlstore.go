@@ -77,8 +77,11 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 		}
 		// WAL lets readers work beside the writer; busy_timeout waits out short
 		// locks instead of failing; IMMEDIATE transactions take the write lock up
-		// front so that two writers never deadlock on an upgrade.
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		// front so that two writers never deadlock on an upgrade. synchronous=FULL
+		// syncs the WAL at every commit, so an accepted job survives a power
+		// loss, not only a crash of the process (NORMAL's promise); submissions
+		// are committed in groups, so the sync is shared (docs/PERFORMANCE.md).
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
 		conn, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
