@@ -14,6 +14,9 @@ import (
 	"time"
 )
 
+// DefaultTimeout bounds an attempt when Sender.Timeout is 0.
+const DefaultTimeout = 15 * time.Second
+
 // Sender makes delivery attempts over an HTTP client that the caller has made
 // safe for untrusted destinations (see package fetch).
 type Sender struct {
@@ -54,7 +57,7 @@ var reserved = map[string]bool{
 func (s *Sender) Send(ctx context.Context, d Delivery) (int, error) {
 	timeout := s.Timeout
 	if timeout == 0 {
-		timeout = 15 * time.Second
+		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

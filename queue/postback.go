@@ -24,30 +24,69 @@ type PostbackWorker struct {
 
 // NextRetry follows the configured schedule.
 func (w *PostbackWorker) NextRetry(job *river.Job[PostbackArgs]) time.Time {
-	i := min(job.Attempt-1, len(w.schedule)-1)
+	i := min(deliveryAttempt(job)-1, len(w.schedule)-1)
 	return time.Now().Add(w.schedule[max(i, 0)])
+}
+
+// deliveryAttempt numbers a River attempt among all delivery attempts: when
+// the finishing worker made the first one itself (postbackNow), River's
+// first attempt is the second delivery.
+func deliveryAttempt(job *river.Job[PostbackArgs]) int {
+	if job.Args.Inline {
+		return job.Attempt + 1
+	}
+	return job.Attempt
 }
 
 // Timeout bounds one delivery attempt.
 func (w *PostbackWorker) Timeout(*river.Job[PostbackArgs]) time.Duration { return time.Minute }
 
-// Work makes one delivery attempt.
+// Work makes one delivery attempt, unless an earlier one (the finishing
+// worker's own, or a run River lost track of) has already been answered.
 func (w *PostbackWorker) Work(ctx context.Context, rj *river.Job[PostbackArgs]) error {
-	db := w.queue.db
-	job, err := db.FindJob(ctx, rj.Args.JobID)
+	state, err := w.queue.db.PostbackState(ctx, rj.Args.JobID)
 	if err != nil {
 		return err
 	}
+	if state == sqlstore.PostbackDelivered {
+		return nil
+	}
+	attempt := deliveryAttempt(rj)
+	sendErr, err := w.attempt(ctx, rj.Args.JobID, attempt)
+	if err != nil || sendErr == nil {
+		return err
+	}
+	log := w.queue.logger.With("job_id", rj.Args.JobID, "attempt", attempt)
+	if rj.Attempt >= rj.MaxAttempts {
+		log.Error("postback failed for good", "err", sendErr)
+		if err := w.queue.db.SetPostbackState(ctx, rj.Args.JobID, sqlstore.PostbackFailed); err != nil {
+			return err
+		}
+		return river.JobCancel(sendErr)
+	}
+	log.Warn("postback attempt failed; will retry", "err", sendErr)
+	return sendErr
+}
+
+// attempt sends the job's results once and records the attempt: sendErr is
+// the delivery's failure (the receiver's, to be retried), err a failure to
+// prepare or record it. A job with nothing to post back is a JobCancel err.
+func (w *PostbackWorker) attempt(ctx context.Context, jobID string, attempt int) (sendErr, err error) {
+	db := w.queue.db
+	job, err := db.FindJob(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
 	if job.Result == nil || job.Request.PostbackURL == "" {
-		return river.JobCancel(fmt.Errorf("job %s has nothing to post back", job.ID))
+		return nil, river.JobCancel(fmt.Errorf("job %s has nothing to post back", job.ID))
 	}
 	app, err := db.FindApplication(ctx, job.ApplicationID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	contentType, body, err := blitline.PostbackBody(job.Result, job.Request.FormPostback())
 	if err != nil {
-		return river.JobCancel(err)
+		return nil, river.JobCancel(err)
 	}
 	started := time.Now()
 	status, sendErr := w.sender.Send(ctx, postback.Delivery{
@@ -59,28 +98,69 @@ func (w *PostbackWorker) Work(ctx context.Context, rj *river.Job[PostbackArgs]) 
 		DeliveryID:  job.ID + "-postback",
 		Secret:      app.Secret,
 	})
-	attempt := vidjob.PostbackAttempt{
-		JobID: job.ID, Attempt: rj.Attempt, URL: job.Request.PostbackURL,
+	record := vidjob.PostbackAttempt{
+		JobID: job.ID, Attempt: attempt, URL: job.Request.PostbackURL,
 		StatusCode: status, Duration: time.Since(started), At: started,
 	}
 	if sendErr != nil {
-		attempt.Error = sendErr.Error()
+		record.Error = sendErr.Error()
 	}
-	log := w.queue.logger.With("job_id", job.ID, "attempt", rj.Attempt)
-	if err := db.AddPostbackAttempt(ctx, attempt); err != nil {
+	log := w.queue.logger.With("job_id", job.ID, "attempt", attempt)
+	if err := db.AddPostbackAttempt(ctx, record); err != nil {
 		log.Warn("could not record postback attempt", "err", err)
 	}
-	if sendErr == nil {
-		log.Info("postback delivered", "status", status)
-		return db.SetPostbackState(ctx, job.ID, sqlstore.PostbackDelivered)
+	if sendErr != nil {
+		return sendErr, nil
 	}
-	if rj.Attempt >= rj.MaxAttempts {
-		log.Error("postback failed for good", "err", sendErr)
-		if err := db.SetPostbackState(ctx, job.ID, sqlstore.PostbackFailed); err != nil {
-			return err
+	log.Info("postback delivered", "status", status)
+	return nil, db.SetPostbackState(ctx, job.ID, sqlstore.PostbackDelivered)
+}
+
+// postbackNow makes a finished job's first delivery attempt at once, from the
+// process that finished it, instead of waiting for a worker to pick up its
+// River job. That job (riverID, committed with the job's end and scheduled a
+// lease later) stays the guarantee: if this process dies, it delivers when
+// the lease ends. After a success it is cancelled (were that to fail, it
+// finds the postback delivered and sends nothing); after a failure it is
+// made due after the schedule's first wait, as a River retry would be.
+func (q *Queue) postbackNow(jobID string, riverID int64) {
+	w := q.postbacks
+	q.inline.Add(1)
+	go func() {
+		defer q.inline.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), q.postbackLease())
+		defer cancel()
+		log := q.logger.With("job_id", jobID, "attempt", 1)
+		sendErr, err := w.attempt(ctx, jobID, 1)
+		switch {
+		case err != nil:
+			log.Warn("postback could not be attempted now; its queued job will", "err", err)
+			return
+		case sendErr == nil:
+			if _, err := q.river.JobCancel(ctx, riverID); err != nil {
+				log.Warn("could not cancel the delivered postback's queued job", "err", err)
+			}
+			return
 		}
-		return river.JobCancel(sendErr)
+		log.Warn("postback attempt failed; will retry", "err", sendErr)
+		select {
+		case <-time.After(w.schedule[0]):
+		case <-q.stopping:
+			return // the queued job retries when its lease ends
+		}
+		if _, err := q.river.JobRetry(ctx, riverID); err != nil {
+			log.Warn("could not bring the postback's retry forward", "err", err)
+		}
+	}()
+}
+
+// postbackLease is how long a finished job's postback job waits for the
+// finishing process's own attempt before running: longer than that attempt
+// and the wait before its retry.
+func (q *Queue) postbackLease() time.Duration {
+	timeout := q.postbacks.sender.Timeout
+	if timeout == 0 {
+		timeout = postback.DefaultTimeout
 	}
-	log.Warn("postback attempt failed; will retry", "err", sendErr)
-	return sendErr
+	return timeout + q.config.PostbackSchedule[0] + 5*time.Second
 }

@@ -47,6 +47,9 @@ func (TranscodeArgs) Kind() string { return "vidjob_transcode" }
 // PostbackArgs is the River job that delivers one job's results.
 type PostbackArgs struct {
 	JobID string `json:"job_id"`
+	// Inline says the finishing worker makes the first attempt itself
+	// (postbackNow); this job is then the retry and the safety net.
+	Inline bool `json:"inline,omitempty"`
 }
 
 // Kind names the River job kind.
@@ -121,6 +124,12 @@ type Queue struct {
 	submissions chan submission
 	writers     sync.WaitGroup
 	closeOnce   sync.Once
+	// postbacks delivers postbacks; inline tracks first attempts made by the
+	// finishing worker (postbackNow), and stopping ends their retry waits.
+	postbacks *PostbackWorker
+	inline    sync.WaitGroup
+	stopping  chan struct{}
+	stopOnce  sync.Once
 	// closeListener releases River's LISTEN connection on PostgreSQL.
 	closeListener func()
 }
@@ -150,7 +159,7 @@ func Migrate(ctx context.Context, db *sqlstore.DB) error {
 // New builds the queue. Workers may be nil for a process that only submits.
 func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.Logger) (*Queue, error) {
 	cfg.defaults()
-	q := &Queue{db: db, hub: NewHub(), config: cfg, logger: logger, closeListener: func() {}}
+	q := &Queue{db: db, hub: NewHub(), config: cfg, logger: logger, closeListener: func() {}, stopping: make(chan struct{})}
 	driver := driverFor(db)
 	rc := &river.Config{
 		Logger:               logger.With("component", "river"),
@@ -165,7 +174,8 @@ func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.
 		transcoder.queue = q
 		river.AddWorker(workers, transcoder)
 		river.AddWorker(workers, &PartWorker{t: transcoder})
-		river.AddWorker(workers, &PostbackWorker{queue: q, sender: transcoder.Postbacks, schedule: cfg.PostbackSchedule})
+		q.postbacks = &PostbackWorker{queue: q, sender: transcoder.Postbacks, schedule: cfg.PostbackSchedule}
+		river.AddWorker(workers, q.postbacks)
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			QueueTranscode: {MaxWorkers: cfg.Workers},
@@ -244,6 +254,15 @@ func (q *Queue) Stop(ctx context.Context) error {
 		hard, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		err = q.river.StopAndCancel(hard)
+	}
+	// Postbacks being sent by finishing workers get to finish; those waiting
+	// to retry are left to their queued jobs.
+	q.stopOnce.Do(func() { close(q.stopping) })
+	inline := make(chan struct{})
+	go func() { q.inline.Wait(); close(inline) }()
+	select {
+	case <-inline:
+	case <-ctx.Done():
 	}
 	return err
 }

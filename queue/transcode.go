@@ -201,14 +201,30 @@ func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArg
 	if err != nil {
 		return err
 	}
+	// The postback's River job is committed with the job's end, so it cannot
+	// be lost; this worker makes the first attempt at once (postbackNow), and
+	// the River job waits a lease before it runs as the retry.
+	var postbackJob int64
 	if first && job.Request.PostbackURL != "" {
-		_, err := w.queue.river.InsertTx(ctx, tx, PostbackArgs{JobID: job.ID}, &river.InsertOpts{
+		q := w.queue
+		// With no retries configured there is no lease to wait out: the
+		// River job is the one attempt.
+		inline := q.postbacks != nil && len(q.config.PostbackSchedule) > 0
+		opts := &river.InsertOpts{
 			Queue:       QueuePostback,
-			MaxAttempts: len(w.queue.config.PostbackSchedule) + 1,
+			MaxAttempts: len(q.config.PostbackSchedule) + 1,
 			UniqueOpts:  river.UniqueOpts{ByArgs: true},
-		})
+		}
+		if inline {
+			opts.MaxAttempts--
+			opts.ScheduledAt = time.Now().Add(q.postbackLease())
+		}
+		res, err := q.river.InsertTx(ctx, tx, PostbackArgs{JobID: job.ID, Inline: inline}, opts)
 		if err != nil {
 			return fmt.Errorf("queue postback for %s: %w", job.ID, err)
+		}
+		if inline && !res.UniqueSkippedAsDuplicate {
+			postbackJob = res.Job.ID
 		}
 	}
 	if err := db.NotifyJobDone(ctx, tx, job.ID); err != nil {
@@ -223,6 +239,9 @@ func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArg
 		return fmt.Errorf("finish job %s: %w", job.ID, err)
 	}
 	w.queue.hub.Announce(job.ID)
+	if postbackJob != 0 {
+		w.queue.postbackNow(job.ID, postbackJob)
+	}
 	return nil
 }
 

@@ -43,6 +43,7 @@ type WorkerFlags struct {
 	MaxAttempts          int             `help:"Attempts at a job whose failure may pass (source server down, storage timeout)." default:"5" env:"VIDJOB_MAX_ATTEMPTS"`
 	RescueAfter          time.Duration   `help:"How long a job may stay running without finishing before it is taken to have lost its worker and is run again. Default: job timeout + 10m." env:"VIDJOB_RESCUE_AFTER"`
 	PostbackRetry        []time.Duration `help:"Waits between postback attempts; one more attempt than waits." default:"1s,3s,15s,1m,5m,10m,30m,1h" env:"VIDJOB_POSTBACK_RETRY"`
+	PostbackTimeout      time.Duration   `help:"How long a postback receiver has to answer one attempt." default:"15s" env:"VIDJOB_POSTBACK_TIMEOUT"`
 	PresetsFile          string          `name:"presets-file" help:"JSON file of custom presets in Elastic Transcoder's shape, added to the system presets." env:"VIDJOB_PRESETS_FILE"`
 	X264Preset           string          `name:"x264-preset" help:"x264 speed/quality preset (ultrafast ... veryslow)." default:"medium" env:"VIDJOB_X264_PRESET"`
 	FFmpegThreads        int             `name:"ffmpeg-threads" help:"Threads per ffmpeg process; 0 lets ffmpeg choose." default:"0" env:"VIDJOB_FFMPEG_THREADS"`
@@ -176,7 +177,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		Meta:           meta,
 		Store:          store,
 		Fetcher:        client,
-		Postbacks:      &postback.Sender{Client: client},
+		Postbacks:      &postback.Sender{Client: client, Timeout: f.PostbackTimeout},
 		Sources:        sources,
 		MaxSourceBytes: f.MaxSourceBytes,
 		SourceLimits:   ffmpeg.SourceLimits{MaxDuration: f.MaxSourceDuration, MaxWidth: maxW, MaxHeight: maxH},
