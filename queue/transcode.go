@@ -320,8 +320,8 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	if err := up.encode(ctx, func(ctx context.Context) error {
 		return w.Media.Transcode(ctx, args, total, w.progressSaver(ctx, job.ID))
 	}); err != nil {
-		var stored retryable
-		if ctx.Err() != nil || errors.As(err, &stored) {
+		var uf uploadFailed
+		if ctx.Err() != nil || errors.As(err, &uf) {
 			return nil, nil, err // the attempt ended, or a segment could not be stored
 		}
 		log.Error("ffmpeg failed", "err", err)

@@ -79,7 +79,8 @@ func newOutputUploader(ctx context.Context, store ObjectStore, dest vidjob.Desti
 
 // encode runs fn (ffmpeg writing the output) and, for a segmented preset,
 // stores each segment as ffmpeg finishes it. A failed upload stops fn (its
-// context is cancelled) and is the error returned, since it is the cause.
+// context is cancelled) and is the error returned, as an uploadFailed, since
+// it is the cause.
 // Uploads still in flight when fn returns carry on; finish waits for them.
 func (u *outputUploader) encode(ctx context.Context, fn func(context.Context) error) error {
 	if !u.preset.Segmented() {
@@ -112,7 +113,7 @@ func (u *outputUploader) encode(ctx context.Context, fn func(context.Context) er
 	uerr, early := u.err, u.early
 	u.mu.Unlock()
 	if uerr != nil && u.parent.Err() == nil {
-		return uerr
+		return uploadFailed{uerr}
 	}
 	if err == nil {
 		u.log.Debug("segments stored while encoding", "count", early)
@@ -222,6 +223,12 @@ func (u *outputUploader) put(name string) (string, error) {
 	u.mu.Unlock()
 	return url, nil
 }
+
+// uploadFailed marks an error of storing the output, as opposed to one of
+// ffmpeg, which encode also returns.
+type uploadFailed struct{ error }
+
+func (e uploadFailed) Unwrap() error { return e.error }
 
 // storeError keeps the store's own refusals (a bucket that does not exist,
 // access denied) and makes anything else a retryable EUNAVAILABLE.

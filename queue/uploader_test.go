@@ -272,7 +272,8 @@ func TestUploaderStopsTheEncodeWhenAnUploadFails(t *testing.T) {
 	err := u.encode(context.Background(), run)
 	took := time.Since(start)
 	var r retryable
-	if !errors.As(err, &r) || vidjob.ErrorCode(err) != vidjob.EUNAVAILABLE || !strings.Contains(vidjob.ErrorMessage(err), "bucket media") {
+	var uf uploadFailed
+	if !errors.As(err, &r) || !errors.As(err, &uf) || vidjob.ErrorCode(err) != vidjob.EUNAVAILABLE || !strings.Contains(vidjob.ErrorMessage(err), "bucket media") {
 		t.Fatalf("encode: %v, want the store's retryable EUNAVAILABLE", err)
 	}
 	if took > 3500*time.Millisecond {
