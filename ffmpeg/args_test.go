@@ -284,7 +284,7 @@ func TestBuildArgsHLSWritesSegmentsBesideThePlaylist(t *testing.T) {
 	got := strings.Join(args, " ")
 	// Three 90-frame GOPs at 29.97 fps fit in ET's 10 s default.
 	want := "-f hls -hls_time 9.008 -hls_playlist_type vod -hls_list_size 0 -hls_segment_type mpegts " +
-		"-hls_flags independent_segments -hls_segment_filename file:/out/show%05d.ts file:/out/show.m3u8"
+		"-hls_flags independent_segments+temp_file -hls_segment_filename file:/out/show%05d.ts file:/out/show.m3u8"
 	if !strings.HasSuffix(got, want) || !strings.Contains(got, "-g 90 -keyint_min 90 -sc_threshold 0") {
 		t.Errorf("args:\n%s\nwant suffix:\n%s", got, want)
 	}

@@ -332,8 +332,12 @@ func segmentArgs(p *vidjob.Preset, out string, rate float64, opts ArgOptions) ([
 			"-hls_time", secs, "-hls_playlist_type", "vod", "-hls_list_size", "0",
 			"-hls_segment_type", "mpegts",
 			// Each segment plays on its own (codec parameters in every
-			// segment's first keyframe).
-			"-hls_flags", "independent_segments",
+			// segment's first keyframe). temp_file writes each segment as
+			// NAME.tmp and renames it when complete, so a segment under its
+			// own name is finished and can be stored while ffmpeg goes on
+			// (the dash muxer does the same for its media segments by
+			// itself); the bytes written are the same either way.
+			"-hls_flags", "independent_segments+temp_file",
 			"-hls_segment_filename", fileURL(filepath.Join(dir, stem+"%05d.ts")),
 			fileURL(out)}, nil
 	}

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,13 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vidjob/vidjob"
 	"github.com/vidjob/vidjob/fetch"
@@ -43,9 +42,12 @@ type MetaReader interface {
 	Meta(ctx context.Context, path string) (vidjob.Meta, error)
 }
 
-// ObjectStore stores finished outputs and returns their URL (packages diskstore, s3).
+// ObjectStore stores finished outputs and returns their URL, and deletes
+// those of an attempt that failed (packages diskstore, s3).
 type ObjectStore interface {
 	Put(ctx context.Context, obj vidjob.Object) (string, error)
+	// Delete removes bucket/key; a missing key is no error.
+	Delete(ctx context.Context, bucket, key string) error
 }
 
 // ObjectSource reads an object of the server's own storage into a local file,
@@ -330,9 +332,16 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	}
 	total := time.Duration(src.Duration * float64(time.Second))
 	encodeStart := time.Now()
-	if err := w.Media.Transcode(ctx, args, total, w.progressSaver(ctx, job.ID)); err != nil {
-		if ctx.Err() != nil {
-			return nil, nil, err
+	// Segments are stored as ffmpeg finishes them; whatever this attempt
+	// stored is deleted if it fails.
+	up := newOutputUploader(ctx, w.Store, dest, preset, outDir, outName, log)
+	defer up.discard()
+	if err := up.encode(ctx, func(ctx context.Context) error {
+		return w.Media.Transcode(ctx, args, total, w.progressSaver(ctx, job.ID))
+	}); err != nil {
+		var uf uploadFailed
+		if ctx.Err() != nil || errors.As(err, &uf) {
+			return nil, nil, err // the attempt ended, or a segment could not be stored
 		}
 		log.Error("ffmpeg failed", "err", err)
 		var ve *vidjob.Error
@@ -341,18 +350,27 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		}
 		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
 	}
-	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, time.Since(encodeStart), log)
+	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, time.Since(encodeStart), up, log)
 }
 
 // deliver probes and describes the encoded output, dir/out/outName (with its
-// segments beside it), stores it and returns the job's result and charge.
+// segments beside it), stores it and returns the job's result and charge. up
+// holds what was stored while ffmpeg ran; nil means nothing was, and deliver
+// makes its own.
+//
+// The probe, the description and the uploads run side by side; the main
+// output is stored last of the uploads.
 func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir, outName string,
-	originalMeta vidjob.Meta, took time.Duration, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
+	originalMeta vidjob.Meta, took time.Duration, up *outputUploader, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
 	db := w.queue.db
 	req := job.Request
 	dest := req.Transcode.Destination
 	outDir := filepath.Join(dir, "out")
 	outPath := filepath.Join(outDir, outName)
+	if up == nil {
+		up = newOutputUploader(ctx, w.Store, dest, preset, outDir, outName, log)
+		defer up.discard()
+	}
 	rl := runlog.From(ctx)
 	// Smooth Streaming's manifests are made from the encoded fragments; their
 	// time counts as the encode's (the phase still open).
@@ -362,73 +380,59 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 		}
 	}
 
-	// The billed duration is the main output's: for HLS and DASH, ffprobe
-	// reads the local playlist or manifest and through it every segment.
-	rl.Begin(vidjob.PhaseProbe)
-	out, err := w.Media.ProbeOutput(ctx, outPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("probe output: %w", err)
-	}
-	w.recorder().Transcoded(preset.ID, took, out.Duration)
-	log.Info("transcoded", "preset", preset.ID, "seconds", took.Seconds(), "media_seconds", out.Duration)
-	rl.Begin(vidjob.PhaseMetadata)
-	meta, err := w.Meta.Meta(ctx, outPath)
-	if err != nil {
-		return nil, nil, retryable{fmt.Errorf("describe output: %w", err)}
-	}
-
-	rl.Begin(vidjob.PhaseUpload)
+	// The encode's phase ends here; the probe, metadata and upload phases
+	// overlap, and are added up below.
+	rl.End()
+	start := time.Now()
 	if err := db.SetState(ctx, job.ID, vidjob.StateUploading, 1); err != nil {
 		return nil, nil, retryable{err}
 	}
-	files, err := os.ReadDir(outDir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list outputs: %w", err)
-	}
-	// The main output goes last, so that a client (or a player polling the
-	// playlist's URL) never sees a playlist whose segments are not there yet.
-	slices.SortStableFunc(files, func(a, b os.DirEntry) int {
-		return cmp.Compare(boolInt(a.Name() == outName), boolInt(b.Name() == outName))
+	var (
+		out                 *ffmpeg.Probe
+		meta                vidjob.Meta
+		stored              *storedOutput
+		probeTook, metaTook time.Duration
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		// The billed duration is the main output's: for HLS and DASH,
+		// ffprobe reads the local playlist or manifest and through it every
+		// segment.
+		t := time.Now()
+		defer func() { probeTook = time.Since(t) }()
+		var err error
+		if out, err = w.Media.ProbeOutput(runlog.WithPhase(gctx, vidjob.PhaseProbe), outPath); err != nil {
+			return fmt.Errorf("probe output: %w", err)
+		}
+		return nil
 	})
-	var url string
-	keys := []string{dest.Key}
-	for _, f := range files {
-		if !f.Type().IsRegular() {
-			return nil, nil, fmt.Errorf("output %q is not a regular file", f.Name())
+	g.Go(func() error {
+		t := time.Now()
+		defer func() { metaTook = time.Since(t) }()
+		var err error
+		if meta, err = w.Meta.Meta(runlog.WithPhase(gctx, vidjob.PhaseMetadata), outPath); err != nil {
+			return retryable{fmt.Errorf("describe output: %w", err)}
 		}
-		key, contentType := dest.Key, preset.OutputContentType()
-		if f.Name() != outName {
-			key = siblingKey(dest.Key, f.Name())
-			contentType = segmentContentTypes[filepath.Ext(f.Name())]
-			keys = append(keys, key)
-		}
-		u, err := w.Store.Put(ctx, vidjob.Object{
-			Bucket:      dest.Bucket,
-			Region:      dest.Region,
-			Key:         key,
-			File:        filepath.Join(outDir, f.Name()),
-			ContentType: contentType,
-			Headers:     dest.Headers,
-		})
-		if err != nil {
-			var ve *vidjob.Error
-			if errors.As(err, &ve) && ve.Code != vidjob.EUNAVAILABLE && ve.Code != vidjob.EINTERNAL {
-				return nil, nil, err
-			}
-			return nil, nil, retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The output could not be stored in bucket %s.", dest.Bucket)}
-		}
-		if key == dest.Key {
-			url = u
-		}
+		return nil
+	})
+	g.Go(func() error {
+		var err error
+		stored, err = up.finish(gctx)
+		return err
+	})
+	err := g.Wait()
+	p, m, u := overlappedPhases(probeTook, metaTook, time.Since(start))
+	rl.Add(vidjob.PhaseProbe, p)
+	rl.Add(vidjob.PhaseMetadata, m)
+	rl.Add(vidjob.PhaseUpload, u)
+	if err != nil {
+		return nil, nil, err
 	}
-	if url == "" {
-		return nil, nil, fmt.Errorf("ffmpeg wrote no %s", outName)
-	}
-
-	for _, f := range files {
-		if fi, err := f.Info(); err == nil {
-			w.recorder().OutputStored(fi.Size())
-		}
+	up.commit()
+	w.recorder().Transcoded(preset.ID, took, out.Duration)
+	log.Info("transcoded", "preset", preset.ID, "seconds", took.Seconds(), "media_seconds", out.Duration)
+	for _, n := range stored.sizes {
+		w.recorder().OutputStored(n)
 	}
 
 	billed := out.BilledDuration()
@@ -438,14 +442,26 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 		OriginalMeta: originalMeta,
 		Video: &vidjob.VideoResult{
 			Meta:            meta,
-			S3URL:           url,
+			S3URL:           stored.url,
 			VideoIdentifier: req.Transcode.VideoIdentifier,
 			PresetID:        preset.ID,
 			PresetNote:      note,
 			DurationSeconds: billed.Seconds(),
-			Objects:         keys,
+			Objects:         stored.keys,
 		},
 	}, &charge, nil
+}
+
+// overlappedPhases splits the wall time of the output's probe, its
+// description and its uploads, which start together and run side by side,
+// so that the three still add up to it: the probe counts its own time, the
+// description the time it ran on past the probe, and the upload the time it
+// ran on past both.
+func overlappedPhases(probe, meta, wall time.Duration) (p, m, u time.Duration) {
+	p = min(probe, wall)
+	m = max(0, min(meta, wall)-p)
+	u = max(0, wall-p-m)
+	return p, m, u
 }
 
 func (w *TranscodeWorker) recorder() Recorder {
@@ -494,13 +510,6 @@ func siblingKey(key, name string) string {
 		return key[:i+1] + name
 	}
 	return name
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // progressSaver returns a callback that stores transcode progress at most once a

@@ -63,6 +63,16 @@ func From(ctx context.Context) *Log {
 	return l
 }
 
+type phaseKey struct{}
+
+// WithPhase returns ctx whose recorded commands are marked phase whatever
+// phase the log is in: for work that runs beside others (the output's probe
+// and description run while it uploads) and whose time the caller adds up
+// itself.
+func WithPhase(ctx context.Context, phase string) context.Context {
+	return context.WithValue(ctx, phaseKey{}, phase)
+}
+
 // Record adds a program run to the log in ctx, if any: its arguments, copied,
 // and the wall time since start.
 func Record(ctx context.Context, program string, args []string, start time.Time, err error) {
@@ -73,7 +83,11 @@ func Record(ctx context.Context, program string, args []string, start time.Time,
 	took := time.Since(start)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := vidjob.Command{Program: program, Args: make([]string, len(args)), Phase: l.phase, Failed: err != nil}
+	phase := l.phase
+	if p, ok := ctx.Value(phaseKey{}).(string); ok {
+		phase = p
+	}
+	c := vidjob.Command{Program: program, Args: make([]string, len(args)), Phase: phase, Failed: err != nil}
 	for i, a := range args {
 		c.Args[i] = l.relative(a)
 	}

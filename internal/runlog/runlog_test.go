@@ -94,3 +94,15 @@ func TestContinueCarriesAnEarlierAttemptsRun(t *testing.T) {
 		t.Errorf("phases %+v: this attempt's few microseconds of fetch before Continue should be gone", r.Phases)
 	}
 }
+
+func TestWithPhaseMarksCommandsBesideTheRunningPhase(t *testing.T) {
+	l := New("")
+	ctx := With(context.Background(), l)
+	l.Begin(vidjob.PhaseUpload)
+	Record(WithPhase(ctx, vidjob.PhaseMetadata), "exiftool", nil, time.Now(), nil)
+	Record(ctx, "other", nil, time.Now(), nil)
+	r := l.Run(1)
+	if len(r.Commands) != 2 || r.Commands[0].Phase != vidjob.PhaseMetadata || r.Commands[1].Phase != vidjob.PhaseUpload {
+		t.Errorf("commands = %+v", r.Commands)
+	}
+}
