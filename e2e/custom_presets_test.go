@@ -87,6 +87,14 @@ func TestApplicationPresetRunsAJob(t *testing.T) {
 	if status != http.StatusCreated || id == "" {
 		t.Fatalf("POST /presets: HTTP %d %v", status, out)
 	}
+	// The CLI lists it too, after the system presets, for that application only.
+	listing := vidjobCLIOut(t, "presets", "--data", srv.Data, "--application", srv.AppID)
+	if lines := strings.Split(listing, "\n"); !strings.HasPrefix(lines[len(lines)-1], id+"  ") || !strings.Contains(lines[len(lines)-1], "Tiny MP4") {
+		t.Errorf("vidjob presets --application: last line %q, want %s Tiny MP4", lines[len(lines)-1], id)
+	}
+	if strings.Contains(vidjobCLIOut(t, "presets", "--data", srv.Data), id) {
+		t.Errorf("vidjob presets without --application lists %s", id)
+	}
 
 	srv.submit(t, segmentedJob(srv.AppID, media.URL+"/"+filepath.Base(src), rcv.URL, "tiny mp4", "app/tiny.mp4"))
 	res := results(t, rcv.wait(t, 2*time.Minute).Body)
@@ -133,4 +141,19 @@ func TestApplicationPresetRunsAJob(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// vidjobCLIOut runs the vidjob command with args as given and returns its
+// stdout, failing the test if it fails.
+func vidjobCLIOut(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(vidjobBin, args...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("vidjob %v: %v: %s", args, err, stderr)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -9,10 +9,13 @@ import (
 	"github.com/vidjob/vidjob/preset"
 )
 
-// PresetsCmd lists the embedded preset catalog; it needs no server.
+// PresetsCmd lists the embedded preset catalog, and with --application that
+// application's own presets (POST /presets) after it; it needs no server.
 type PresetsCmd struct {
-	JSON       bool `name:"json" help:"Print the catalog as JSON, every setting included."`
-	Deprecated bool `help:"Include deprecated presets (they still run, as their replacement)."`
+	DatabaseFlags
+	JSON        bool   `name:"json" help:"Print the catalog as JSON, every setting included."`
+	Deprecated  bool   `help:"Include deprecated presets (they still run, as their replacement)."`
+	Application string `name:"application" help:"Also list this application's own presets (read from the database), after the system ones."`
 }
 
 // Run prints the table or the JSON.
@@ -22,6 +25,21 @@ func (c *PresetsCmd) Run(ctx context.Context) error {
 		return err
 	}
 	all := catalog.All()
+	if c.Application != "" {
+		db, err := openDatabase(ctx, c.DatabaseFlags)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if _, err := db.FindApplication(ctx, c.Application); err != nil {
+			return fmt.Errorf("application %s: %w", c.Application, err)
+		}
+		own, err := (&preset.AppCatalog{Catalog: catalog, Store: db}).Own(ctx, c.Application)
+		if err != nil {
+			return err
+		}
+		all = append(all, own...)
+	}
 	if c.JSON {
 		return printJSON(all)
 	}
