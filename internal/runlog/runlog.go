@@ -63,6 +63,15 @@ func From(ctx context.Context) *Log {
 	return l
 }
 
+type phaseKey struct{}
+
+// InPhase returns ctx whose recorded commands are marked with phase whatever
+// phase is running, for work done beside the job's main line (the source's
+// description while the encode runs).
+func InPhase(ctx context.Context, phase string) context.Context {
+	return context.WithValue(ctx, phaseKey{}, phase)
+}
+
 // Record adds a program run to the log in ctx, if any: its arguments, copied,
 // and the wall time since start.
 func Record(ctx context.Context, program string, args []string, start time.Time, err error) {
@@ -73,7 +82,11 @@ func Record(ctx context.Context, program string, args []string, start time.Time,
 	took := time.Since(start)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := vidjob.Command{Program: program, Args: make([]string, len(args)), Phase: l.phase, Failed: err != nil}
+	phase, ok := ctx.Value(phaseKey{}).(string)
+	if !ok {
+		phase = l.phase
+	}
+	c := vidjob.Command{Program: program, Args: make([]string, len(args)), Phase: phase, Failed: err != nil}
 	for i, a := range args {
 		c.Args[i] = l.relative(a)
 	}

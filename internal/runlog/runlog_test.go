@@ -94,3 +94,20 @@ func TestContinueCarriesAnEarlierAttemptsRun(t *testing.T) {
 		t.Errorf("phases %+v: this attempt's few microseconds of fetch before Continue should be gone", r.Phases)
 	}
 }
+
+// Work beside the main line records its commands in the phase it names.
+func TestInPhaseMarksCommandsBesideTheRunningPhase(t *testing.T) {
+	l := New("/w")
+	ctx := With(context.Background(), l)
+	l.Begin(vidjob.PhaseEncode)
+	Record(InPhase(ctx, vidjob.PhaseMetadata), "exiftool", []string{"/w/source"}, time.Now(), nil)
+	Record(ctx, "ffmpeg", nil, time.Now(), nil)
+	l.End()
+	r := l.Run(1)
+	if r.Commands[0].Phase != vidjob.PhaseMetadata || r.Commands[1].Phase != vidjob.PhaseEncode {
+		t.Errorf("commands %+v", r.Commands)
+	}
+	if _, ok := r.Phase(vidjob.PhaseMetadata); ok {
+		t.Error("a command beside the main line added time to its phase")
+	}
+}
