@@ -108,8 +108,8 @@ func slowCopy(t *testing.T, src, dst string, f *livefile.File, chunk int, pause 
 }
 
 // A source read while it downloads probes and encodes as the whole file
-// does, for an MP4 with its index at the end (ffmpeg seeks to it) and one
-// with it first; the run log shows the local-file command.
+// does, for an MP4 with its index at the end (ffmpeg seeks to it), one with
+// it first, Matroska and MPEG-TS; the run log shows the local-file command.
 func TestStreamReadsAGrowingSource(t *testing.T) {
 	needFFmpeg(t)
 	dir := t.TempDir()
@@ -118,8 +118,10 @@ func TestStreamReadsAGrowingSource(t *testing.T) {
 	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", moovLast, "-c", "copy", "-movflags", "+faststart", faststart).CombinedOutput(); err != nil {
 		t.Fatalf("faststart: %v %s", err, out)
 	}
+	mkv := testmedia.Make(t, dir, testmedia.Spec{Seconds: 2, Width: 320, Height: 240, Container: "mkv"})
+	ts := testmedia.Make(t, dir, testmedia.Spec{Seconds: 2, Width: 320, Height: 240, Container: "ts"})
 	r := &Runner{X264Preset: "veryfast"}
-	for _, clip := range []string{moovLast, faststart} {
+	for clip, format := range map[string]string{moovLast: FormatMOV, faststart: FormatMOV, mkv: FormatMatroska, ts: FormatMPEGTS} {
 		t.Run(filepath.Base(clip), func(t *testing.T) {
 			ctx := context.Background()
 			want, err := r.Probe(ctx, clip)
@@ -140,8 +142,8 @@ func TestStreamReadsAGrowingSource(t *testing.T) {
 			}
 			defer srv.Close()
 			s := Stream{Path: path, URL: srv.URL(), Format: StreamFormat(head)}
-			if s.Format != FormatMOV {
-				t.Fatalf("format %q, want mov", s.Format)
+			if s.Format != format {
+				t.Fatalf("format %q, want %q", s.Format, format)
 			}
 			rl := runlog.New(work)
 			ctx = runlog.With(ctx, rl)
@@ -163,8 +165,15 @@ func TestStreamReadsAGrowingSource(t *testing.T) {
 			if st, _ := f.State(); !st.Done {
 				t.Error("the encode ended before the download")
 			}
-			if p, err := r.Probe(context.Background(), out); err != nil || p.Video.NbFrames != want.Video.NbFrames {
-				t.Errorf("output: %v, %+v; want %d frames", err, p, want.Video.NbFrames)
+			// The same command on the whole file, as a worker that waits runs it.
+			local := filepath.Join(work, "out", "local.mp4")
+			localArgs := slices.Clone(args)
+			localArgs[len(localArgs)-1] = fileURL(local)
+			if err := r.Transcode(context.Background(), localArgs, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := readFrames(t, out), readFrames(t, local); got != want || got == "" {
+				t.Errorf("streamed output has %s frames, the whole file's %s", got, want)
 			}
 			run := rl.Run(1)
 			if len(run.Commands) != 2 {
@@ -231,4 +240,15 @@ func TestStreamEnvDropsProxies(t *testing.T) {
 	if !slices.Contains(env, "VIDJOB_KEEP=1") {
 		t.Error("environment lost other variables")
 	}
+}
+
+// readFrames counts the video frames ffprobe decodes from path.
+func readFrames(t *testing.T, path string) string {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("count frames of %s: %v", path, err)
+	}
+	return strings.TrimSpace(string(out))
 }
