@@ -198,7 +198,7 @@ func (r *Runner) runProbe(ctx context.Context, args, shown []string, path string
 		}
 		return nil, &vidjob.Error{
 			Code:    vidjob.EUNPROCESSABLE,
-			Message: "Source is not a video file ffmpeg can read: " + probeReason(stderr.lastLines(3), path),
+			Message: "Source is not a video file ffmpeg can read: " + probeReason(strings.ReplaceAll(stderr.lastLines(3), args[len(args)-1], fileURL(path)), path),
 			Err:     fmt.Errorf("ffprobe: %w: %s", err, stderr.lastLines(5)),
 		}
 	}

@@ -216,6 +216,9 @@ func TestStreamRefusesAPlaylistAndFetchesNothingElse(t *testing.T) {
 		if vidjob.ErrorCode(err) != vidjob.EUNPROCESSABLE {
 			t.Errorf("%s: a playlist probed as %v", format, err)
 		}
+		if msg := vidjob.ErrorMessage(err); strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "http") {
+			t.Errorf("%s: the message %q names the loopback URL", format, msg)
+		}
 		args := []string{"-nostdin", "-y", "-protocol_whitelist", "file", "-i", fileURL(path), "-f", "null", "-"}
 		if err := r.TranscodeStream(context.Background(), args, Stream{Path: path, URL: srv.URL(), Format: format}, 0, nil); err == nil {
 			t.Errorf("%s: a playlist was transcoded", format)
