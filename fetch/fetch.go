@@ -200,6 +200,25 @@ func (p Policy) Client() *http.Client {
 // more than maxBytes arrive (0 means no limit). Errors are *vidjob.Error with a
 // sentence for the client; Permanent tells whether retrying could help.
 func Download(ctx context.Context, client *http.Client, url, path string, maxBytes int64) (int64, error) {
+	return DownloadWatched(ctx, client, url, path, maxBytes, nil)
+}
+
+// A Watcher follows a download while it runs, so that the file can be read
+// before it is whole (package livefile). Its methods are called on the
+// downloading goroutine and must not block.
+type Watcher interface {
+	// Started is called once the response has been accepted (status, size
+	// within the limit) and the file created, with the size the server
+	// announced, or -1 when it announced none.
+	Started(size int64)
+	// Wrote is called after each write with the bytes written so far.
+	Wrote(total int64)
+}
+
+// DownloadWatched is Download telling watch (unless nil) how it goes. The
+// download's end is what DownloadWatched returns; the caller tells whoever
+// reads the file.
+func DownloadWatched(ctx context.Context, client *http.Client, url, path string, maxBytes int64, watch Watcher) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, permanent(vidjob.WrapError(vidjob.EINVALID, err, "Source could not be fetched: the URL is not valid."))
@@ -230,7 +249,12 @@ func Download(ctx context.Context, client *http.Client, url, path string, maxByt
 	if maxBytes > 0 {
 		body = io.LimitReader(resp.Body, maxBytes+1)
 	}
-	n, copyErr := io.Copy(f, body)
+	dst := io.Writer(f)
+	if watch != nil {
+		watch.Started(resp.ContentLength)
+		dst = &watchedWriter{w: f, watch: watch}
+	}
+	n, copyErr := io.Copy(dst, body)
 	closeErr := f.Close()
 	switch {
 	case maxBytes > 0 && n > maxBytes:
@@ -299,4 +323,20 @@ func permanent(err error) error { return permanentError{err} }
 func Permanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
+}
+
+// watchedWriter tells a Watcher of every write once it is on disk.
+type watchedWriter struct {
+	w     io.Writer
+	watch Watcher
+	n     int64
+}
+
+func (w *watchedWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if n > 0 {
+		w.n += int64(n)
+		w.watch.Wrote(w.n)
+	}
+	return n, err
 }

@@ -162,3 +162,51 @@ func TestDownloadErrorsSayWhatHappened(t *testing.T) {
 		t.Errorf("content = %q", b)
 	}
 }
+
+// watch records what a Watcher is told.
+type watch struct {
+	started []int64
+	wrote   []int64
+}
+
+func (w *watch) Started(size int64) { w.started = append(w.started, size) }
+func (w *watch) Wrote(total int64)  { w.wrote = append(w.wrote, total) }
+
+// A watched download announces its size once, before any byte, then every
+// total written, ending at the file's size; an oversize one announces nothing.
+func TestDownloadWatchedTellsSizeAndProgress(t *testing.T) {
+	body := strings.Repeat("v", 300_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "300000")
+		for i := 0; i < len(body); i += 50_000 {
+			w.Write([]byte(body[i : i+50_000]))
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	client := Policy{AllowPrivateNetworks: true}.Client()
+	var got watch
+	path := filepath.Join(t.TempDir(), "f")
+	n, err := DownloadWatched(context.Background(), client, srv.URL, path, 1<<20, &got)
+	if err != nil || n != 300_000 {
+		t.Fatalf("DownloadWatched = %d, %v", n, err)
+	}
+	if len(got.started) != 1 || got.started[0] != 300_000 {
+		t.Errorf("Started calls %v, want one with 300000", got.started)
+	}
+	if len(got.wrote) < 2 || got.wrote[len(got.wrote)-1] != 300_000 {
+		t.Errorf("Wrote calls %v, want several ending at 300000", got.wrote)
+	}
+	for i := 1; i < len(got.wrote); i++ {
+		if got.wrote[i] <= got.wrote[i-1] {
+			t.Errorf("Wrote totals not increasing: %v", got.wrote)
+		}
+	}
+
+	var over watch
+	_, err = DownloadWatched(context.Background(), client, srv.URL, path, 1000, &over)
+	if vidjob.ErrorCode(err) != vidjob.ETOOLARGE || len(over.started) != 0 || len(over.wrote) != 0 {
+		t.Errorf("oversize: err %v, Started %v, Wrote %v; want ETOOLARGE and no calls", err, over.started, over.wrote)
+	}
+}

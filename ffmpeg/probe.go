@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,6 +141,18 @@ func (r *Runner) ProbeOutput(ctx context.Context, path string) (*Probe, error) {
 	return r.probe(ctx, path, true)
 }
 
+// ProbeStream is Probe reading s over loopback HTTP while it downloads. The
+// run log shows the command Probe would run on s.Path, which reads the same
+// bytes and can be rerun by hand.
+func (r *Runner) ProbeStream(ctx context.Context, s Stream) (*Probe, error) {
+	in, err := s.inputArgs()
+	if err != nil {
+		return nil, err
+	}
+	shown := probeArgs([]string{"-protocol_whitelist", "file"}, fileURL(s.Path))
+	return r.runProbe(ctx, probeArgs(in[:len(in)-1], in[len(in)-1]), shown, s.Path, false, streamEnv())
+}
+
 func (r *Runner) probe(ctx context.Context, path string, playlist bool) (*Probe, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -151,16 +164,29 @@ func (r *Runner) probe(ctx context.Context, path string, playlist bool) (*Probe,
 	if fi.Size() == 0 {
 		return nil, notMedia("the file is empty")
 	}
-	args := []string{"-v", "error", "-protocol_whitelist", "file",
-		"-print_format", "json", "-show_format", "-show_streams", fileURL(path)}
+	args := probeArgs([]string{"-protocol_whitelist", "file"}, fileURL(path))
+	return r.runProbe(ctx, args, args, path, playlist, nil)
+}
+
+// probeArgs is ffprobe's argument list for the input url, opened with the
+// input options in.
+func probeArgs(in []string, url string) []string {
+	return slices.Concat([]string{"-v", "error"}, in,
+		[]string{"-print_format", "json", "-show_format", "-show_streams", url})
+}
+
+// runProbe runs ffprobe with args, records it as shown, and parses its
+// answer; env, when not nil, is the process's environment.
+func (r *Runner) runProbe(ctx context.Context, args, shown []string, path string, playlist bool, env []string) (*Probe, error) {
 	cmd := exec.CommandContext(ctx, r.ffprobe(), args...)
+	cmd.Env = env
 	killGroupOnCancel(cmd)
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
 	start := time.Now()
-	err = cmd.Run()
-	runlog.Record(ctx, r.ffprobe(), args, start, err)
+	err := cmd.Run()
+	runlog.Record(ctx, r.ffprobe(), shown, start, err)
 	r.logger().DebugContext(ctx, "ffprobe", "args", args, "elapsed", time.Since(start), "err", err)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("ffprobe: %w", context.Cause(ctx))
@@ -172,7 +198,7 @@ func (r *Runner) probe(ctx context.Context, path string, playlist bool) (*Probe,
 		}
 		return nil, &vidjob.Error{
 			Code:    vidjob.EUNPROCESSABLE,
-			Message: "Source is not a video file ffmpeg can read: " + probeReason(stderr.lastLines(3), path),
+			Message: "Source is not a video file ffmpeg can read: " + probeReason(strings.ReplaceAll(stderr.lastLines(3), args[len(args)-1], fileURL(path)), path),
 			Err:     fmt.Errorf("ffprobe: %w: %s", err, stderr.lastLines(5)),
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,11 +29,31 @@ const progressInterval = 250 * time.Millisecond
 // last lines of ffmpeg's stderr, which may name local paths: it is for logs,
 // not for clients.
 func (r *Runner) Transcode(ctx context.Context, args []string, total time.Duration, progress func(fraction float64)) error {
+	return r.transcode(ctx, args, args, nil, total, progress)
+}
+
+// TranscodeStream is Transcode with args (as BuildArgs made them for the
+// local file s.Path) reading s over loopback HTTP while it downloads
+// instead. The run log shows args, the command that reads s.Path, which reads
+// the same bytes and can be rerun by hand.
+func (r *Runner) TranscodeStream(ctx context.Context, args []string, s Stream, total time.Duration, progress func(fraction float64)) error {
+	streamed, err := s.replaceInput(args)
+	if err != nil {
+		return err
+	}
+	return r.transcode(ctx, streamed, args, streamEnv(), total, progress)
+}
+
+// transcode runs ffmpeg with args and records it as shown; env, when not
+// nil, is the process's environment.
+func (r *Runner) transcode(ctx context.Context, args, shown, env []string, total time.Duration, progress func(fraction float64)) error {
 	// Transcode owns the flags that control what it reads: machine-readable
 	// progress on stdout, and on stderr only errors, so that the tail kept
 	// for the error message is the reason rather than banner and warnings.
-	full := append([]string{"-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1"}, args...)
+	own := []string{"-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1"}
+	full := slices.Concat(own, args)
 	cmd := exec.CommandContext(ctx, r.ffmpeg(), full...)
+	cmd.Env = env
 	killGroupOnCancel(cmd)
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stderr = stderr
@@ -49,7 +70,7 @@ func (r *Runner) Transcode(ctx context.Context, args []string, total time.Durati
 	pr := &progressReader{total: total, report: progress}
 	pr.read(stdout)
 	err = cmd.Wait()
-	runlog.Record(ctx, r.ffmpeg(), full, start, err)
+	runlog.Record(ctx, r.ffmpeg(), slices.Concat(own, shown), start, err)
 	log.DebugContext(ctx, "ffmpeg done", "elapsed", time.Since(start), "err", err)
 	if ctx.Err() != nil {
 		return fmt.Errorf("ffmpeg stopped: %w", context.Cause(ctx))

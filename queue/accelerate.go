@@ -133,16 +133,29 @@ func (w *TranscodeWorker) getScratch(ctx context.Context, key, file string) erro
 	return nil
 }
 
+// accelerationOn reports whether the worker splits sources as long as src.
+func (w *TranscodeWorker) accelerationOn(src *ffmpeg.Probe) bool {
+	cfg := w.queue.config
+	return cfg.AccelerateAfter > 0 && w.Scratch != nil && src.Duration*float64(time.Second) >= float64(cfg.AccelerateAfter)
+}
+
+// mayAccelerate reports whether startAccelerated may split this job, which
+// then needs the whole source and its description first.
+func (w *TranscodeWorker) mayAccelerate(preset *vidjob.Preset, src *ffmpeg.Probe) bool {
+	if _, ok := w.Media.(packetLister); !ok || !w.accelerationOn(src) {
+		return false
+	}
+	ok, _ := ffmpeg.Accelerable(preset, src)
+	return ok
+}
+
 // startAccelerated splits the job into part jobs when it qualifies and
 // returns a snooze; it returns nil when the job is to be encoded in one pass.
 func (w *TranscodeWorker) startAccelerated(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, src *ffmpeg.Probe,
 	srcPath string, originalMeta vidjob.Meta, dir string, log *slog.Logger) error {
 	cfg := w.queue.config
-	if cfg.AccelerateAfter <= 0 || w.Scratch == nil || src.Duration*float64(time.Second) < float64(cfg.AccelerateAfter) {
-		return nil
-	}
 	lister, ok := w.Media.(packetLister)
-	if !ok {
+	if !ok || !w.accelerationOn(src) {
 		return nil
 	}
 	single := func(reason string) error {

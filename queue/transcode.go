@@ -92,6 +92,11 @@ type TranscodeWorker struct {
 	Postbacks *postback.Sender
 	// Sources reads s3:// sources from the server's storage; nil refuses them.
 	Sources ObjectSource
+	// StreamSources lets ffprobe and ffmpeg read an http(s) source over
+	// loopback HTTP while it is still downloading, when it is a container
+	// that cannot name other resources and its size is known (see source);
+	// otherwise, and for s3:// sources, the download comes first.
+	StreamSources bool
 	// MaxSourceBytes stops a download that grows past it; 0 means no limit.
 	MaxSourceBytes int64
 	// SourceLimits refuse, at probe time, sources too long or too large to
@@ -287,15 +292,30 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	if err := db.SetState(ctx, job.ID, vidjob.StateFetching, 0); err != nil {
 		return nil, nil, retryable{err}
 	}
-	srcPath := filepath.Join(dir, "source")
-	n, err := w.fetchSource(ctx, app, req.Src, srcPath)
+	s, err := w.openSource(ctx, app, req.Src, filepath.Join(dir, "source"), log)
 	if err != nil {
 		return nil, nil, err
 	}
-	log.Info("source fetched", "bytes", n)
-	w.recorder().SourceFetched(n)
+	defer s.close()
+	result, charge, err := w.transcodeSource(ctx, job, preset, note, dir, s, log)
+	if err != nil {
+		// Whatever failed while the source was still arriving, a download
+		// that failed is the job's error, as when the download came first.
+		err = s.failure(err)
+	}
+	return result, charge, err
+}
+
+// transcodeSource probes, describes and encodes the source s (which may
+// still be downloading, see source) and delivers the output.
+func (w *TranscodeWorker) transcodeSource(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir string,
+	s *source, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
+	db := w.queue.db
+	req := job.Request
+	rl := runlog.From(ctx)
+	srcPath := s.path
 	rl.Begin(vidjob.PhaseProbe)
-	src, err := w.Media.Probe(ctx, srcPath)
+	src, err := s.probe(ctx, w.Media)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -303,11 +323,14 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return nil, nil, err
 	}
 	rl.Begin(vidjob.PhaseMetadata)
-	originalMeta, err := w.Meta.Meta(ctx, srcPath)
-	if err != nil {
-		// The source's description is a courtesy; its absence must not fail a job
-		// that ffmpeg can read.
-		log.Warn("could not describe source", "err", err)
+	s.describe(ctx, w.Meta)
+	var originalMeta vidjob.Meta
+	if w.mayAccelerate(preset, src) {
+		// A split reads the whole source and carries its description.
+		if err := s.whole(ctx); err != nil {
+			return nil, nil, err
+		}
+		originalMeta = s.description(ctx)
 	}
 
 	rl.Begin(vidjob.PhaseEncode)
@@ -337,11 +360,13 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	up := newOutputUploader(ctx, w.Store, dest, preset, outDir, outName, log)
 	defer up.discard()
 	if err := up.encode(ctx, func(ctx context.Context) error {
-		return w.Media.Transcode(ctx, args, total, w.progressSaver(ctx, job.ID))
+		return s.transcode(ctx, w.Media, args, total, w.progressSaver(ctx, job.ID))
 	}); err != nil {
 		var uf uploadFailed
-		if ctx.Err() != nil || errors.As(err, &uf) {
-			return nil, nil, err // the attempt ended, or a segment could not be stored
+		if ctx.Err() != nil || s.broken() || errors.As(err, &uf) {
+			// The attempt ended, the download failed, or a segment could
+			// not be stored.
+			return nil, nil, err
 		}
 		log.Error("ffmpeg failed", "err", err)
 		var ve *vidjob.Error
@@ -350,7 +375,9 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		}
 		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
 	}
-	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, time.Since(encodeStart), up, log)
+	took := time.Since(encodeStart)
+	originalMeta = s.description(ctx)
+	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, took, up, log)
 }
 
 // deliver probes and describes the encoded output, dir/out/outName (with its
@@ -535,11 +562,7 @@ func (w *TranscodeWorker) progressSaver(ctx context.Context, jobID string) func(
 func (w *TranscodeWorker) fetchSource(ctx context.Context, app *vidjob.Application, src, path string) (int64, error) {
 	bucket, key, isS3, err := vidjob.ParseS3Source(src)
 	if !isS3 {
-		n, err := fetch.Download(ctx, w.Fetcher, src, path, w.MaxSourceBytes)
-		if err != nil && !fetch.Permanent(err) {
-			err = retryable{err}
-		}
-		return n, err
+		return w.download(ctx, src, path, nil)
 	}
 	if err != nil {
 		return 0, err
@@ -552,6 +575,16 @@ func (w *TranscodeWorker) fetchSource(ctx context.Context, app *vidjob.Applicati
 	}
 	n, err := w.Sources.Get(ctx, bucket, key, path, w.MaxSourceBytes)
 	if err != nil && (vidjob.ErrorCode(err) == vidjob.EUNAVAILABLE || vidjob.ErrorCode(err) == vidjob.EINTERNAL) {
+		err = retryable{err}
+	}
+	return n, err
+}
+
+// download fetches the http(s) URL src into path, telling watch (unless nil)
+// how it goes; a failure that may pass is retryable.
+func (w *TranscodeWorker) download(ctx context.Context, src, path string, watch fetch.Watcher) (int64, error) {
+	n, err := fetch.DownloadWatched(ctx, w.Fetcher, src, path, w.MaxSourceBytes, watch)
+	if err != nil && !fetch.Permanent(err) {
 		err = retryable{err}
 	}
 	return n, err

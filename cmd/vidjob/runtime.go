@@ -39,6 +39,7 @@ type WorkerFlags struct {
 	FetchConnectTimeout  time.Duration   `help:"Limit on each TCP connect and TLS handshake when fetching src or posting back." default:"10s" env:"VIDJOB_FETCH_CONNECT_TIMEOUT"`
 	FetchHeaderTimeout   time.Duration   `help:"Limit on the wait for a response's headers when fetching src or posting back." default:"30s" env:"VIDJOB_FETCH_HEADER_TIMEOUT"`
 	FetchReadTimeout     time.Duration   `help:"Longest a source download may go without receiving a byte." default:"60s" env:"VIDJOB_FETCH_READ_TIMEOUT"`
+	StreamSource         bool            `name:"stream-source" help:"Probe and encode an http(s) source while it downloads (MP4/MOV, Matroska/WebM or MPEG-TS of known size; ffmpeg reads the worker's own download over loopback); --stream-source=false waits for every whole download." default:"true" negatable:"" env:"VIDJOB_STREAM_SOURCE"`
 	FetchMaxRedirects    int             `help:"Most redirects followed when fetching src or posting back; 0 follows none." default:"5" env:"VIDJOB_FETCH_MAX_REDIRECTS"`
 	MaxAttempts          int             `help:"Attempts at a job whose failure may pass (source server down, storage timeout)." default:"5" env:"VIDJOB_MAX_ATTEMPTS"`
 	RescueAfter          time.Duration   `help:"How long a job may stay running without finishing before it is taken to have lost its worker and is run again. Default: job timeout + 10m." env:"VIDJOB_RESCUE_AFTER"`
@@ -180,6 +181,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		Postbacks:      &postback.Sender{Client: client, Timeout: f.PostbackTimeout},
 		Sources:        sources,
 		MaxSourceBytes: f.MaxSourceBytes,
+		StreamSources:  f.StreamSource,
 		SourceLimits:   ffmpeg.SourceLimits{MaxDuration: f.MaxSourceDuration, MaxWidth: maxW, MaxHeight: maxH},
 		TempDir:        filepath.Join(f.Data, "tmp"),
 		PricePerMinute: price,

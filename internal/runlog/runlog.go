@@ -67,8 +67,8 @@ type phaseKey struct{}
 
 // WithPhase returns ctx whose recorded commands are marked phase whatever
 // phase the log is in: for work that runs beside others (the output's probe
-// and description run while it uploads) and whose time the caller adds up
-// itself.
+// and description run while it uploads; the source's description while the
+// encode runs) and whose time the caller adds up itself.
 func WithPhase(ctx context.Context, phase string) context.Context {
 	return context.WithValue(ctx, phaseKey{}, phase)
 }

@@ -106,3 +106,20 @@ func TestWithPhaseMarksCommandsBesideTheRunningPhase(t *testing.T) {
 		t.Errorf("commands = %+v", r.Commands)
 	}
 }
+
+// Work beside the main line records its commands in the phase it names,
+// and adds no time to that phase.
+func TestWithPhaseAddsNoTime(t *testing.T) {
+	l := New("/w")
+	ctx := With(context.Background(), l)
+	l.Begin(vidjob.PhaseEncode)
+	Record(WithPhase(ctx, vidjob.PhaseMetadata), "exiftool", []string{"/w/source"}, time.Now(), nil)
+	l.End()
+	r := l.Run(1)
+	if r.Commands[0].Phase != vidjob.PhaseMetadata {
+		t.Errorf("commands %+v", r.Commands)
+	}
+	if _, ok := r.Phase(vidjob.PhaseMetadata); ok {
+		t.Error("a command beside the main line added time to its phase")
+	}
+}
