@@ -46,6 +46,7 @@ func main() {
 	longRuns := flag.Int("long-runs", 1, "overhead suite: runs for sources of -long-from or longer")
 	longFrom := flag.Duration("long-from", 2*time.Minute, "overhead suite: sources this long use -long-runs")
 	x264 := flag.String("x264-preset", "", "overhead and memory suites: vidjob's --x264-preset (default: vidjob's own for overhead, veryfast for memory)")
+	fastStart := flag.Bool("faststart", true, "overhead suite: generate MP4 sources with their index first, as files served on the web have it (false: index last, so a worker cannot start before the download ends)")
 	onPostgres := flag.Bool("postgres", false, "overhead suite: run vidjob on PostgreSQL (VIDJOB_TEST_DATABASE_URL) instead of SQLite")
 	memMiB := flag.Int("memory-source-mib", 2048, "memory suite: size of the generated source in MiB")
 	versitygw := flag.String("versitygw", "tools/bin/versitygw", "memory suite: S3 server to also measure uploads to S3 with (\"\" for the local store only)")
@@ -87,7 +88,7 @@ func main() {
 			var o overheadOptions
 			o, err = parseOverhead(*sources, *presets, *runs, *longRuns, *longFrom)
 			if err == nil {
-				o.serve, o.postgres = serveFlags, *onPostgres
+				o.serve, o.postgres, o.fastStart = serveFlags, *onPostgres, *fastStart
 				err = env.overheadSuite(o)
 			}
 		case "x264":

@@ -30,6 +30,9 @@ type overheadOptions struct {
 	longFrom time.Duration // sources this long or longer are "long"
 	serve    []string      // extra `vidjob serve` flags (e.g. --x264-preset)
 	postgres bool          // run on PostgreSQL (VIDJOB_TEST_DATABASE_URL) instead of SQLite
+	// fastStart generates sources with the MP4 index first (web-style), so
+	// a worker may probe and encode while the source downloads.
+	fastStart bool
 }
 
 // presetName is a preset's catalog name without ET's "System preset: "
@@ -68,7 +71,7 @@ func (e benchEnv) overheadSuite(o overheadOptions) error {
 	srcFiles := map[time.Duration]string{}
 	for _, d := range o.sources {
 		t0 := time.Now()
-		path, err := testmedia.Generate(context.Background(), media, testmedia.Spec{Seconds: d.Seconds(), Width: 1280, Height: 720})
+		path, err := testmedia.Generate(context.Background(), media, testmedia.Spec{Seconds: d.Seconds(), Width: 1280, Height: 720, FastStart: o.fastStart})
 		if err != nil {
 			return fmt.Errorf("generate %s source: %w", d, err)
 		}
@@ -131,6 +134,11 @@ func (e benchEnv) overheadSuite(o overheadOptions) error {
 		}
 	}
 	fmt.Printf("## Overhead: end-to-end job time ÷ ffmpeg alone with the job's own arguments\n\n")
+	layout := "index (moov) first, as web-served files have it"
+	if !o.fastStart {
+		layout = "index (moov) last: the probe waits for the whole download"
+	}
+	fmt.Printf("Sources: H.264/AAC MP4, %s.\n\n", layout)
 	fmt.Printf("One worker, %s, local object store, source and postback receiver on local HTTP. End to end is POST /job sent → postback received; ffmpeg alone is the job's listed encode command, run by hand on a local copy of the source. Medians of the runs shown.\n\n", db.name)
 	fmt.Println("*ratio* and *overhead* compare with ffmpeg alone; *outside ffmpeg* is end to end minus the job's own ffmpeg run, which a busy machine disturbs less (both come from the same run).")
 	fmt.Println()

@@ -31,6 +31,9 @@ type Spec struct {
 	// nut, which costs nothing to decode, for tests that encode one source
 	// many times).
 	Container string
+	// FastStart puts an MP4's or MOV's index (moov) before its media, as files
+	// prepared for the web have it, so that a reader can start before the end.
+	FastStart bool
 }
 
 // Make writes the clip into dir and returns its path. It fails the test when
@@ -63,7 +66,7 @@ func Generate(ctx context.Context, dir string, s Spec) (string, error) {
 	}
 	dur := strconv.FormatFloat(s.Seconds, 'f', -1, 64)
 	size := fmt.Sprintf("%dx%d", s.Width, s.Height)
-	name := fmt.Sprintf("clip-%s-%ss-%dfps-%s-a%v-n%v-r%d.%s", size, dur, len(s.FPS), sanitize(s.FPS), !s.NoAudio, s.Noise, s.Rotation, s.Container)
+	name := fmt.Sprintf("clip-%s-%ss-%dfps-%s-a%v-n%v-r%d-f%v.%s", size, dur, len(s.FPS), sanitize(s.FPS), !s.NoAudio, s.Noise, s.Rotation, s.FastStart, s.Container)
 	path := filepath.Join(dir, name)
 
 	video := fmt.Sprintf("testsrc2=size=%s:rate=%s:duration=%s", size, s.FPS, dur)
@@ -83,6 +86,9 @@ func Generate(ctx context.Context, dir string, s Spec) (string, error) {
 	args = append(append(args, vcodec...), "-pix_fmt", "yuv420p")
 	if !s.NoAudio {
 		args = append(append(args, acodec...), "-ac", "2")
+	}
+	if s.FastStart {
+		args = append(args, "-movflags", "+faststart")
 	}
 	encoded := path
 	if s.Rotation != 0 {
