@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/internal/proc"
 	"github.com/vidjob/vidjob/internal/runlog"
 )
 
@@ -128,6 +129,9 @@ func (r *Resident) start() (*resident, error) {
 	// -config "" must come first: no user configuration may rename tags.
 	cmd := exec.Command(bin, "-config", "", "-stay_open", "True", "-@", "-")
 	cmd.Env = append(os.Environ(), "TZ=UTC")
+	// With -stay_open True exiftool keeps reading its argument file past its
+	// end, so a worker that is killed would leave it running for good.
+	proc.DieWithParent(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("exiftool: %w", err)

@@ -1,9 +1,11 @@
 package exiftool
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -125,4 +127,64 @@ func BenchmarkMeta(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestResidentDiesWithItsWorker: a worker killed with SIGKILL runs no
+// cleanup, and exiftool -stay_open keeps reading its closed input for ever;
+// the kernel must take the resident process down with the worker. The test
+// binary plays the worker (envResidentChild), prints its exiftool's PID and
+// is killed.
+func TestResidentDiesWithItsWorker(t *testing.T) {
+	if os.Getenv(envResidentChild) != "" {
+		residentChild()
+		return
+	}
+	dir := t.TempDir()
+	clip := testmedia.Make(t, dir, testmedia.Spec{Seconds: 1, Width: 160, Height: 120})
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestResidentDiesWithItsWorker$")
+	cmd.Env = append(os.Environ(), envResidentChild+"="+clip)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscanf(bufio.NewReader(out), "exiftool %d\n", &pid); err != nil || pid <= 0 {
+		cmd.Process.Kill()
+		t.Fatalf("child did not report its exiftool: %v", err)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("exiftool %d is not running while its worker is: %v", pid, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("exiftool %d outlived its killed worker", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const envResidentChild = "VIDJOB_TEST_RESIDENT_CHILD"
+
+// residentChild describes the clip named by envResidentChild with a resident
+// exiftool, prints that process's PID and waits to be killed.
+func residentChild() {
+	r := &Resident{Size: 1}
+	if _, err := r.Meta(context.Background(), os.Getenv(envResidentChild)); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	r.mu.Lock()
+	for p := range r.all {
+		fmt.Printf("exiftool %d\n", p.cmd.Process.Pid)
+	}
+	r.mu.Unlock()
+	time.Sleep(time.Minute)
+	os.Exit(0)
 }

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/vidjob/vidjob/internal/proc"
 )
 
 // killGroupOnCancel puts the command in its own process group and makes context
@@ -13,7 +15,9 @@ import (
 // spawn helpers for some protocols and filters) dies with it.
 func killGroupOnCancel(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	dieWithParent(cmd.SysProcAttr)
+	// ffmpeg dies with the worker that started it, even by SIGKILL, so a
+	// crashed worker leaves no encoder running on a job another worker takes.
+	proc.DieWithParent(cmd)
 	cmd.Cancel = func() error {
 		if cmd.Process == nil {
 			return nil

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vidjob/vidjob/internal/proc"
 )
 
 // EnvBinary names an environment variable that, when set, is the path of the
@@ -132,7 +134,9 @@ func (s *Server) Restart() {
 
 func (s *Server) launch() error {
 	cmd := exec.Command(s.bin, s.args...)
-	dieWithParent(cmd)
+	// The server dies with the test binary even if it dies without running
+	// its cleanups (a -timeout panic).
+	proc.DieWithParent(cmd)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	// Keep credentials for real services out of the server's environment: it
 	// reads some of them (ROOT_ACCESS_KEY...) as defaults.

@@ -1,9 +1,0 @@
-//go:build unix && !linux
-
-package ffmpeg
-
-import "syscall"
-
-// dieWithParent has no equivalent outside Linux; the process group kill on
-// cancellation still applies.
-func dieWithParent(*syscall.SysProcAttr) {}
