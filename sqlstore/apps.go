@@ -46,7 +46,7 @@ func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Applicati
 	var app vidjob.Application
 	var created int64
 	var disabled sql.NullInt64
-	err := db.SQL.QueryRowContext(ctx, db.rebind(`SELECT id, name, created_ms, secret, disabled_ms FROM applications WHERE id = ?`), id).
+	err := db.reader().QueryRowContext(ctx, db.rebind(`SELECT id, name, created_ms, secret, disabled_ms FROM applications WHERE id = ?`), id).
 		Scan(&app.ID, &app.Name, &created, &app.Secret, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, vidjob.Errorf(vidjob.ENOTFOUND, "Application %q is not known.", id)
@@ -56,7 +56,7 @@ func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Applicati
 	}
 	app.CreatedAt = time.UnixMilli(created)
 	app.Disabled = disabled.Valid
-	rows, err := db.SQL.QueryContext(ctx, db.rebind(`SELECT bucket FROM application_buckets WHERE application_id = ? ORDER BY bucket`), id)
+	rows, err := db.reader().QueryContext(ctx, db.rebind(`SELECT bucket FROM application_buckets WHERE application_id = ? ORDER BY bucket`), id)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("find application buckets: %w", err))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vidjob/vidjob"
 )
@@ -106,5 +107,31 @@ func TestSecretBackfill(t *testing.T) {
 				t.Fatalf("old application after migrate: %+v, %v", app, err)
 			}
 		})
+	}
+}
+
+// TestApplicationLookupDoesNotWaitForTheWriter: on SQLite the one writing
+// connection may be held by a group of submissions being committed; the
+// application lookup every submission starts with reads beside it.
+func TestApplicationLookupDoesNotWaitForTheWriter(t *testing.T) {
+	db := openTestDBs(t)["sqlite"]
+	ctx := context.Background()
+	app := &vidjob.Application{ID: "app-reader", Name: "acme"}
+	if err := db.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := db.InsertJob(ctx, tx, &vidjob.Job{ID: "held", ApplicationID: app.ID}); err != nil {
+		t.Fatal(err)
+	}
+	lookup, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	got, err := db.FindApplication(lookup, app.ID)
+	if err != nil || got.Name != "acme" {
+		t.Fatalf("lookup while the writer is busy: %v, %v", got, err)
 	}
 }

@@ -56,7 +56,7 @@ func (db *DB) CreateAppPreset(ctx context.Context, p vidjob.AppPreset, max int) 
 
 // AppPresets lists an application's custom presets, oldest first.
 func (db *DB) AppPresets(ctx context.Context, appID string) ([]vidjob.AppPreset, error) {
-	rows, err := db.SQL.QueryContext(ctx, db.rebind(`SELECT id, name, definition, created_ms FROM app_presets WHERE application_id = ? ORDER BY created_ms, id`), appID)
+	rows, err := db.reader().QueryContext(ctx, db.rebind(`SELECT id, name, definition, created_ms FROM app_presets WHERE application_id = ? ORDER BY created_ms, id`), appID)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("list presets: %w", err))
 	}

@@ -44,6 +44,9 @@ type DB struct {
 	Now func() time.Time
 	// url is the PostgreSQL connection string, for LISTEN.
 	url string
+	// read holds SQLite's read-only connections (see reader); nil on
+	// PostgreSQL.
+	read *sql.DB
 }
 
 // maxPostgresConns bounds one process's connections to PostgreSQL.
@@ -90,6 +93,17 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 		// for a single connection to avoid SQLITE_BUSY between its goroutines.
 		conn.SetMaxOpenConns(1)
 		db.SQL, db.Dialect = conn, SQLite
+		// Lookups on the submission path read through connections of their
+		// own, which WAL lets run beside the writer instead of queueing
+		// behind its transaction for the one connection.
+		read, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("open sqlite %s for reading: %w", path, err)
+		}
+		read.SetMaxOpenConns(sqliteReaders)
+		read.SetMaxIdleConns(sqliteReaders)
+		db.read = read
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -101,7 +115,25 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.SQL.Close() }
+func (db *DB) Close() error {
+	if db.read != nil {
+		db.read.Close()
+	}
+	return db.SQL.Close()
+}
+
+// sqliteReaders bounds the read-only SQLite connections (reader).
+const sqliteReaders = 4
+
+// reader is where lookups that need no transaction read: on SQLite a pool
+// of read-only connections beside the single writing one, on PostgreSQL the
+// one pool.
+func (db *DB) reader() *sql.DB {
+	if db.read != nil {
+		return db.read
+	}
+	return db.SQL
+}
 
 // Migrate applies the embedded schema files not yet applied, each in its own
 // transaction. On PostgreSQL an advisory lock makes concurrent starts safe.
