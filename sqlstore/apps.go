@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"time"
 
@@ -41,37 +40,42 @@ func (db *DB) CreateApplication(ctx context.Context, app *vidjob.Application) er
 }
 
 // FindApplication returns the application, with its secret and allowed
-// buckets, or an ENOTFOUND error.
+// buckets, or an ENOTFOUND error. It is one query (every submission starts
+// with it): the application's row once per allowed bucket, or once with no
+// bucket.
 func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Application, error) {
-	var app vidjob.Application
-	var created int64
-	var disabled sql.NullInt64
-	err := db.reader().QueryRowContext(ctx, db.rebind(`SELECT id, name, created_ms, secret, disabled_ms FROM applications WHERE id = ?`), id).
-		Scan(&app.ID, &app.Name, &created, &app.Secret, &disabled)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, vidjob.Errorf(vidjob.ENOTFOUND, "Application %q is not known.", id)
-	}
+	rows, err := db.reader().QueryContext(ctx, db.rebind(`SELECT a.id, a.name, a.created_ms, a.secret, a.disabled_ms, b.bucket
+		FROM applications a LEFT JOIN application_buckets b ON b.application_id = a.id
+		WHERE a.id = ? ORDER BY b.bucket`), id)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("find application: %w", err))
 	}
-	app.CreatedAt = time.UnixMilli(created)
-	app.Disabled = disabled.Valid
-	rows, err := db.reader().QueryContext(ctx, db.rebind(`SELECT bucket FROM application_buckets WHERE application_id = ? ORDER BY bucket`), id)
-	if err != nil {
-		return nil, unavailable(fmt.Errorf("find application buckets: %w", err))
-	}
 	defer rows.Close()
+	var app *vidjob.Application
 	for rows.Next() {
-		var b string
-		if err := rows.Scan(&b); err != nil {
-			return nil, fmt.Errorf("find application buckets: %w", err)
+		var a vidjob.Application
+		var created int64
+		var disabled sql.NullInt64
+		var bucket sql.NullString
+		if err := rows.Scan(&a.ID, &a.Name, &created, &a.Secret, &disabled, &bucket); err != nil {
+			return nil, fmt.Errorf("find application: %w", err)
 		}
-		app.Buckets = append(app.Buckets, b)
+		if app == nil {
+			a.CreatedAt = time.UnixMilli(created)
+			a.Disabled = disabled.Valid
+			app = &a
+		}
+		if bucket.Valid {
+			app.Buckets = append(app.Buckets, bucket.String)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable(fmt.Errorf("find application buckets: %w", err))
+		return nil, unavailable(fmt.Errorf("find application: %w", err))
 	}
-	return &app, nil
+	if app == nil {
+		return nil, vidjob.Errorf(vidjob.ENOTFOUND, "Application %q is not known.", id)
+	}
+	return app, nil
 }
 
 // execApp runs one statement that must touch an existing application.
