@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -154,6 +155,14 @@ func checkAnyPreset(t *testing.T, r *Runner, opts ArgOptions, p *vidjob.Preset, 
 		return
 	}
 	total := time.Duration(src.probe.Duration * float64(time.Second))
+	// The worker's probe starts with ffmpeg and reads the output over HTTP
+	// once it is done; it must find what a probe of the local files finds.
+	early, err := r.StartOutputProbe(context.Background(), out)
+	if err != nil {
+		fail("start early probe: %v", err)
+		return
+	}
+	defer early.Close()
 	if err := r.Transcode(context.Background(), args, total, nil); err != nil {
 		fail("Transcode: %v\nargs: %q", err, args)
 		return
@@ -162,6 +171,11 @@ func checkAnyPreset(t *testing.T, r *Runner, opts ArgOptions, p *vidjob.Preset, 
 	if err != nil {
 		fail("probe output: %v", err)
 		return
+	}
+	if viaHTTP, err := early.Result(context.Background()); err != nil {
+		fail("early probe: %v", err)
+	} else if !reflect.DeepEqual(viaHTTP, got) {
+		fail("early probe over HTTP found %+v, the local probe %+v", viaHTTP, got)
 	}
 	if !strings.Contains(got.FormatName, wantFormat(p)) {
 		fail("format %q, want %q", got.FormatName, wantFormat(p))

@@ -202,7 +202,13 @@ func (r *Runner) runProbe(ctx context.Context, args, shown []string, path string
 			Err:     fmt.Errorf("ffprobe: %w: %s", err, stderr.lastLines(5)),
 		}
 	}
-	p, err := parseProbe(stdout.Bytes())
+	return checkProbe(stdout.Bytes(), playlist)
+}
+
+// checkProbe parses ffprobe's JSON answer and refuses what is not a media
+// file vidjob reads (an HLS playlist or DASH manifest only if playlist).
+func checkProbe(answer []byte, playlist bool) (*Probe, error) {
+	p, err := parseProbe(answer)
 	if err != nil {
 		return nil, err
 	}

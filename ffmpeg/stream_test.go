@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -130,6 +131,12 @@ func TestStreamReadsAGrowingSource(t *testing.T) {
 			}
 			work := t.TempDir()
 			path := filepath.Join(work, "source")
+			// The worker's ffprobe starts before the first byte is in.
+			early, err := r.StartStreamProbe(ctx, path, format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer early.Close()
 			f := livefile.New(path)
 			go slowCopy(t, clip, path, f, 16*1024, 20*time.Millisecond)
 			head, err := f.Head(ctx, StreamHead)
@@ -155,6 +162,13 @@ func TestStreamReadsAGrowingSource(t *testing.T) {
 				*got.Video != *want.Video || *got.Audio != *want.Audio {
 				t.Errorf("streamed probe %+v %+v %+v\nwhole file %+v %+v %+v", got, got.Video, got.Audio, want, want.Video, want.Audio)
 			}
+			gotEarly, err := early.Result(ctx, srv.ServeFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gotEarly, got) {
+				t.Errorf("early probe %+v, streamed probe %+v", gotEarly, got)
+			}
 			os.Mkdir(filepath.Join(work, "out"), 0o700)
 			out := filepath.Join(work, "out", "x.mp4")
 			args := []string{"-nostdin", "-y", "-protocol_whitelist", "file", "-i", fileURL(path), "-map", "0:v", "-c:v", "libx264",
@@ -176,7 +190,7 @@ func TestStreamReadsAGrowingSource(t *testing.T) {
 				t.Errorf("streamed output has %s frames, the whole file's %s", got, want)
 			}
 			run := rl.Run(1)
-			if len(run.Commands) != 2 {
+			if len(run.Commands) != 3 {
 				t.Fatalf("commands %+v", run.Commands)
 			}
 			for _, c := range run.Commands {
@@ -219,6 +233,14 @@ func TestStreamRefusesAPlaylistAndFetchesNothingElse(t *testing.T) {
 		if msg := vidjob.ErrorMessage(err); strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "http") {
 			t.Errorf("%s: the message %q names the loopback URL", format, msg)
 		}
+		early, err := r.StartStreamProbe(context.Background(), path, format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := early.Result(context.Background(), srv.ServeFile); err == nil {
+			t.Errorf("%s: the early probe took a playlist", format)
+		}
+		early.Close()
 		args := []string{"-nostdin", "-y", "-protocol_whitelist", "file", "-i", fileURL(path), "-f", "null", "-"}
 		if err := r.TranscodeStream(context.Background(), args, Stream{Path: path, URL: srv.URL(), Format: format}, 0, nil); err == nil {
 			t.Errorf("%s: a playlist was transcoded", format)

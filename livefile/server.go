@@ -79,6 +79,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	s.ServeFile(w, r)
+}
+
+// ServeFile answers r with the file, whatever r's path: for another loopback
+// server that has already checked the path it was asked for (an ffprobe
+// started before the file's download, see package ffmpeg). It behaves as
+// the Server's own answers do, and Close cuts it off as them.
+func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

@@ -21,6 +21,9 @@ type StreamingMedia interface {
 	// TranscodeStream is Transcode with args that read the stream's local
 	// file reading the stream instead.
 	TranscodeStream(ctx context.Context, args []string, s ffmpeg.Stream, total time.Duration, progress func(fraction float64)) error
+	// StartStreamProbe starts ProbeStream's ffprobe before the source's
+	// first bytes are in, for a stream in the given format.
+	StartStreamProbe(ctx context.Context, path, format string) (*ffmpeg.StreamProbe, error)
 }
 
 // errJobEnded stops a download whose job no longer needs it.
@@ -67,6 +70,9 @@ type source struct {
 	// whatever reads the stream.
 	readCtx     context.Context
 	stopReading context.CancelCauseFunc
+	// early is the source's ffprobe, started with the download in the
+	// likeliest format (MP4/MOV) and kept when the source streams in it.
+	early *ffmpeg.StreamProbe
 
 	// The source's description; metaDone is closed when it is known.
 	meta     vidjob.Meta
@@ -108,6 +114,13 @@ func (w *TranscodeWorker) openSource(ctx context.Context, app *vidjob.Applicatio
 		w.fetched(n, true, log)
 	}()
 
+	// ffprobe starts now, so that its start-up overlaps the request: nearly
+	// every source is an MP4 or MOV.
+	early, err := sm.StartStreamProbe(ctx, path, ffmpeg.FormatMOV)
+	if err != nil {
+		log.Warn("source probe not started early", "err", err)
+		early = nil
+	}
 	format := ""
 	head, err := file.Head(ctx, ffmpeg.StreamHead)
 	st, _ := file.State()
@@ -119,10 +132,19 @@ func (w *TranscodeWorker) openSource(ctx context.Context, app *vidjob.Applicatio
 		if err == nil {
 			s.media, s.srv = sm, srv
 			s.stream = ffmpeg.Stream{Path: path, URL: srv.URL(), Format: format}
+			if early != nil && early.Format() == format {
+				s.early, early = early, nil
+			}
+			if early != nil {
+				early.Close()
+			}
 			log.Info("reading the source while it downloads", "format", format, "bytes", st.Size)
 			return s, nil
 		}
 		log.Warn("cannot serve the source while it downloads; waiting for it", "err", err)
+	}
+	if early != nil {
+		early.Close()
 	}
 	if err := s.wait(); err != nil {
 		s.close()
@@ -186,6 +208,21 @@ func (s *source) whole(ctx context.Context) error {
 
 // probe runs ffprobe on the source, over loopback while it downloads.
 func (s *source) probe(ctx context.Context, media MediaTool) (*ffmpeg.Probe, error) {
+	if early := s.early; early != nil && !s.broken() {
+		// Started with the download; the loopback server also serves the
+		// file once it is whole.
+		s.early = nil
+		defer early.Close()
+		p, err := early.Result(s.readCtx, s.srv.ServeFile)
+		if err == nil || ctx.Err() != nil {
+			return p, err
+		}
+		if derr := s.wait(); derr != nil {
+			return nil, derr
+		}
+		s.log.Info("probing the source while it downloaded failed; probing the whole file", "err", err)
+		return media.Probe(ctx, s.path)
+	}
 	if s.streaming() {
 		p, err := s.media.ProbeStream(s.readCtx, s.stream)
 		if err == nil || ctx.Err() != nil {
@@ -282,6 +319,9 @@ func (s *source) close() {
 		if s.stopMeta != nil {
 			s.stopMeta()
 			<-s.metaDone
+		}
+		if s.early != nil {
+			s.early.Close()
 		}
 		if s.srv != nil {
 			s.srv.Close()

@@ -31,6 +31,9 @@ type MediaTool interface {
 	// ProbeOutput is Probe for an output, which may be an HLS playlist or a
 	// DASH manifest.
 	ProbeOutput(ctx context.Context, path string) (*ffmpeg.Probe, error)
+	// StartOutputProbe starts ProbeOutput's ffprobe before the output is
+	// written, so that its start-up overlaps the encode.
+	StartOutputProbe(ctx context.Context, path string) (*ffmpeg.OutputProbe, error)
 	Transcode(ctx context.Context, args []string, total time.Duration, progress func(fraction float64)) error
 	// SmoothManifests writes the .ism and .ismc of a Smooth Streaming .ismv
 	// beside it.
@@ -359,6 +362,14 @@ func (w *TranscodeWorker) transcodeSource(ctx context.Context, job *vidjob.Job, 
 	// stored is deleted if it fails.
 	up := newOutputUploader(ctx, w.Store, dest, preset, outDir, outName, log)
 	defer up.discard()
+	// The output's ffprobe starts with ffmpeg and waits to read its output.
+	early, err := w.Media.StartOutputProbe(runlog.WithPhase(ctx, vidjob.PhaseProbe), outPath)
+	if err != nil {
+		log.Warn("output probe not started early; it will start after the encode", "err", err)
+		early = nil
+	} else {
+		defer early.Close()
+	}
 	if err := up.encode(ctx, func(ctx context.Context) error {
 		return s.transcode(ctx, w.Media, args, total, w.progressSaver(ctx, job.ID))
 	}); err != nil {
@@ -377,18 +388,19 @@ func (w *TranscodeWorker) transcodeSource(ctx context.Context, job *vidjob.Job, 
 	}
 	took := time.Since(encodeStart)
 	originalMeta = s.description(ctx)
-	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, took, up, log)
+	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, took, up, early, log)
 }
 
 // deliver probes and describes the encoded output, dir/out/outName (with its
 // segments beside it), stores it and returns the job's result and charge. up
 // holds what was stored while ffmpeg ran; nil means nothing was, and deliver
-// makes its own.
+// makes its own. early, when not nil, is the output's ffprobe started with
+// ffmpeg; without it (or if it fails) deliver starts one.
 //
 // The probe, the description and the uploads run side by side; the main
 // output is stored last of the uploads.
 func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir, outName string,
-	originalMeta vidjob.Meta, took time.Duration, up *outputUploader, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
+	originalMeta vidjob.Meta, took time.Duration, up *outputUploader, early *ffmpeg.OutputProbe, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
 	db := w.queue.db
 	req := job.Request
 	dest := req.Transcode.Destination
@@ -427,8 +439,18 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 		// segment.
 		t := time.Now()
 		defer func() { probeTook = time.Since(t) }()
+		pctx := runlog.WithPhase(gctx, vidjob.PhaseProbe)
 		var err error
-		if out, err = w.Media.ProbeOutput(runlog.WithPhase(gctx, vidjob.PhaseProbe), outPath); err != nil {
+		if early != nil {
+			if out, err = early.Result(pctx); err == nil {
+				return nil
+			}
+			if gctx.Err() != nil {
+				return fmt.Errorf("probe output: %w", err)
+			}
+			log.Warn("early output probe failed; probing the local files", "err", err)
+		}
+		if out, err = w.Media.ProbeOutput(pctx, outPath); err != nil {
 			return fmt.Errorf("probe output: %w", err)
 		}
 		return nil
