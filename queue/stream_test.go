@@ -115,6 +115,9 @@ func TestStreamedSourceLeavesNothingRunning(t *testing.T) {
 	if s.srv == nil || !s.streaming() {
 		t.Fatal("the source did not stream")
 	}
+	if s.early == nil {
+		t.Error("the source's ffprobe was not started with the download")
+	}
 	p, err := s.probe(ctx, w.Media)
 	if err != nil || p.Video == nil {
 		t.Fatalf("probe: %v %+v", err, p)
