@@ -7,8 +7,8 @@ import (
 )
 
 // TestIdleWorkerStartsAtOnceOnSQLite: with workers polling only every 30 s,
-// a job submitted to an idle SQLite server still starts within a couple of
-// seconds. River's SQLite driver carries its insert notifications through a
+// a job submitted to an idle SQLite server still starts within seconds (5,
+// allowing for a machine busy with other tests; ~50 ms when idle). River's SQLite driver carries its insert notifications through a
 // table that its listener reads every 50 ms, so a worker does not wait for
 // its poll; this keeps that true. Twice: the second time after the first
 // job's end, when River has fetched again by itself.
@@ -31,7 +31,7 @@ func TestIdleWorkerStartsAtOnceOnSQLite(t *testing.T) {
 			t.Fatalf("run: %v in %s", err, raw)
 		}
 		wait := phaseMillis(run, "queue_wait")
-		if wait < 0 || wait > 2000 {
+		if wait < 0 || wait > 5000 {
 			t.Errorf("job %d waited %d ms in the queue; an idle worker polling every 30 s should have heard of it", i+1, wait)
 		}
 		t.Logf("job %d: queue_wait %d ms", i+1, wait)

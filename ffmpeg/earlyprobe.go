@@ -3,12 +3,7 @@ package ffmpeg
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vidjob/vidjob/internal/loopback"
 	"github.com/vidjob/vidjob/internal/runlog"
 )
 
@@ -65,29 +61,20 @@ func (r *Runner) startHeld(ctx context.Context, in []string, name, path string, 
 	if !plainName(name) {
 		return nil, fmt.Errorf("ffmpeg: early probe of %q: only plain file names are served", name)
 	}
-	var token [16]byte
-	if _, err := rand.Read(token[:]); err != nil {
-		return nil, fmt.Errorf("ffmpeg: early probe token: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, secret, err := loopback.Listen()
 	if err != nil {
-		return nil, fmt.Errorf("ffmpeg: early probe: listen: %w", err)
+		return nil, fmt.Errorf("ffmpeg: early probe: %w", err)
 	}
 	h := &heldProbe{
 		r: r, path: path, playlist: playlist,
-		prefix:   "/" + hex.EncodeToString(token[:]) + "/",
+		prefix:   secret + "/",
 		addr:     ln.Addr().String(),
 		stderr:   &tailBuffer{max: 4096},
 		exited:   make(chan struct{}),
 		released: make(chan struct{}),
 		closing:  make(chan struct{}),
 	}
-	h.hs = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		// ffprobe hangs up mid-answer when it seeks; not worth a log line.
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
+	h.hs = loopback.NewServer(h)
 	go h.hs.Serve(ln)
 
 	args := probeArgs(slices.Concat([]string{"-protocol_whitelist", "http,tcp"}, in),

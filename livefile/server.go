@@ -2,17 +2,16 @@ package livefile
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vidjob/vidjob/internal/loopback"
 )
 
 // Server serves one File on the loopback interface, at a URL whose path holds
@@ -44,25 +43,16 @@ func Serve(f *File) (*Server, error) {
 	if !st.Started || st.Size < 0 {
 		return nil, errors.New("livefile: serve a file whose size is not known")
 	}
-	var token [16]byte
-	if _, err := rand.Read(token[:]); err != nil {
-		return nil, fmt.Errorf("livefile: token: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, path, err := loopback.Listen()
 	if err != nil {
-		return nil, fmt.Errorf("livefile: listen: %w", err)
+		return nil, fmt.Errorf("livefile: %w", err)
 	}
-	s := &Server{file: f, ln: ln, path: "/" + hex.EncodeToString(token[:]), served: make(chan struct{})}
+	s := &Server{file: f, ln: ln, path: path, served: make(chan struct{})}
 	s.url = "http://" + ln.Addr().String() + s.path
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.hs = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		// A reader that has stopped reading must not hold a handler forever.
-		IdleTimeout: time.Minute,
-		// Readers hang up mid-answer whenever ffmpeg seeks: not worth a log line.
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
+	s.hs = loopback.NewServer(s)
+	// A reader that has stopped reading must not hold a handler forever.
+	s.hs.IdleTimeout = time.Minute
 	go func() {
 		defer close(s.served)
 		s.hs.Serve(ln)
