@@ -123,7 +123,7 @@ func (h *heldProbe) result(ctx context.Context, serve func(http.ResponseWriter, 
 		h.close()
 		return nil, fmt.Errorf("ffprobe: %w", context.Cause(ctx))
 	}
-	shown := probeArgs([]string{"-protocol_whitelist", "file"}, fileURL(h.path))
+	shown := localProbeArgs(h.path)
 	runlog.Record(ctx, h.r.ffprobe(), shown, start, h.runErr)
 	h.r.logger().DebugContext(ctx, "ffprobe", "args", h.cmd.Args[1:], "waited", time.Since(start), "err", h.runErr)
 	h.shutDown()
@@ -195,9 +195,6 @@ type OutputProbe struct {
 // complete, and Close in any case.
 func (r *Runner) StartOutputProbe(ctx context.Context, path string) (*OutputProbe, error) {
 	dir, name := filepath.Split(path)
-	if !plainName(name) {
-		return nil, fmt.Errorf("ffmpeg: early probe of %q: only plain file names are served", name)
-	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("ffmpeg: early probe: %w", err)

@@ -149,7 +149,7 @@ func (r *Runner) ProbeStream(ctx context.Context, s Stream) (*Probe, error) {
 	if err != nil {
 		return nil, err
 	}
-	shown := probeArgs([]string{"-protocol_whitelist", "file"}, fileURL(s.Path))
+	shown := localProbeArgs(s.Path)
 	return r.runProbe(ctx, probeArgs(in[:len(in)-1], in[len(in)-1]), shown, s.Path, false, streamEnv())
 }
 
@@ -164,8 +164,14 @@ func (r *Runner) probe(ctx context.Context, path string, playlist bool) (*Probe,
 	if fi.Size() == 0 {
 		return nil, notMedia("the file is empty")
 	}
-	args := probeArgs([]string{"-protocol_whitelist", "file"}, fileURL(path))
+	args := localProbeArgs(path)
 	return r.runProbe(ctx, args, args, path, playlist, nil)
+}
+
+// localProbeArgs is ffprobe's argument list for the local file at path, the
+// command a run log shows for every probe.
+func localProbeArgs(path string) []string {
+	return probeArgs([]string{"-protocol_whitelist", "file"}, fileURL(path))
 }
 
 // probeArgs is ffprobe's argument list for the input url, opened with the
