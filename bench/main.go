@@ -3,7 +3,7 @@
 // not a test: numbers depend on the machine, so compare ratios from one run.
 //
 //	go run ./bench -suite submit            # POST /job throughput and latency, SQLite (and PostgreSQL)
-//	go run ./bench -suite scaling           # submission latency and RSS with 100 … 100,000 queued jobs
+//	go run ./bench -suite scaling           # submission latency and RSS with 100, 10,000 and 100,000 queued jobs, interleaved
 //	go run ./bench -suite accel             # one 10-minute encode with 1, 2 and 4 pinned worker processes
 //	go run ./bench -suite accel -accel-source 1m -accel-segment 15s   # a short run that shows it works
 //	go run ./bench -suite overhead          # end-to-end job time ÷ ffmpeg alone, and the fixed overhead by phase
@@ -39,6 +39,8 @@ func main() {
 	clients := flag.Int("clients", 16, "concurrent clients for the submission suites")
 	duration := flag.Duration("duration", 10*time.Second, "how long the submission suite runs per database")
 	levels := flag.String("levels", "100,10000,100000", "queue sizes for the scaling suite")
+	scalingRounds := flag.Int("scaling-rounds", 7, "scaling suite: rounds; each measures every queue size once")
+	scalingJobs := flag.Int("scaling-jobs", 2000, "scaling suite: submissions measured per queue size and round")
 	sources := flag.String("sources", "2s,35s,5m", "overhead suite: lengths of the generated 720p sources; the first is the one broken down by phase")
 	presets := flag.String("presets", "1351620000001-000010,1351620000001-100070,1351620000001-200030,1351620000001-100250",
 		"overhead suite: preset IDs (Generic 720p, Web, HLS 1M, Webm VP9 720p)")
@@ -80,7 +82,7 @@ func main() {
 		case "submit":
 			err = env.submitSuite(*duration)
 		case "scaling":
-			err = env.scalingSuite(parseLevels(*levels))
+			err = env.scalingSuite(scalingOptions{levels: parseLevels(*levels), rounds: *scalingRounds, jobs: *scalingJobs})
 		case "accel":
 			err = env.accelSuite(accelOptions{source: *accelSource, segment: *accelSegment, workers: counts,
 				x264: *accelX264, presetID: *accelPresetID})
@@ -172,30 +174,39 @@ type database struct {
 // PostgreSQL database.
 func databases() ([]database, error) {
 	dbs := []database{{name: "SQLite"}}
-	base := os.Getenv("VIDJOB_TEST_DATABASE_URL")
-	if base == "" {
+	if os.Getenv("VIDJOB_TEST_DATABASE_URL") == "" {
 		fmt.Println("(PostgreSQL skipped: VIDJOB_TEST_DATABASE_URL is not set)")
 		return dbs, nil
 	}
-	admin, err := sql.Open("pgx", base)
+	pg, err := freshPostgres()
 	if err != nil {
 		return nil, err
+	}
+	return append(dbs, pg), nil
+}
+
+// freshPostgres creates a new database on the server VIDJOB_TEST_DATABASE_URL
+// names; its drop removes it.
+func freshPostgres() (database, error) {
+	base := os.Getenv("VIDJOB_TEST_DATABASE_URL")
+	u, err := url.Parse(base)
+	if err != nil {
+		return database{}, err
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return database{}, err
 	}
 	name := fmt.Sprintf("vidjob_bench_%d", time.Now().UnixNano())
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		admin.Close()
-		return nil, fmt.Errorf("create database: %w", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, err
+		return database{}, fmt.Errorf("create database: %w", err)
 	}
 	u.Path = "/" + name
-	dbs = append(dbs, database{name: "PostgreSQL", url: u.String(), drop: func() {
+	return database{name: "PostgreSQL", url: u.String(), drop: func() {
 		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 		admin.Close()
-	}})
-	return dbs, nil
+	}}, nil
 }
 
 // apiServer is a running `vidjob serve`. With --workers 0 jobs are accepted

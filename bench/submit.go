@@ -115,41 +115,6 @@ func (e benchEnv) submitSuite(d time.Duration) error {
 	return nil
 }
 
-// scalingSuite fills the queue to each level and measures submission latency
-// and vidjob's memory there.
-func (e benchEnv) scalingSuite(levels []int) error {
-	dbs, err := databases()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("## Scaling: submission latency as the queue grows (%d clients, 1,000 submissions measured at each level)\n\n", e.clients)
-	fmt.Println("| database | queued | jobs/s | p50 | p99 | vidjob RSS |")
-	fmt.Println("|---|---|---|---|---|---|")
-	for _, db := range dbs {
-		s, err := e.startAPI(db, "--workers", "0")
-		if err != nil {
-			return err
-		}
-		queued := 0
-		for _, level := range levels {
-			if level > queued {
-				fill := s.submit(e.clients, level-queued, 0)
-				queued += fill.accepted
-			}
-			l := s.submit(e.clients, 1000, 0)
-			queued += l.accepted
-			fmt.Printf("| %s | %d | %.0f | %s | %s | %.0f MiB |\n", db.name, queued, l.rate(),
-				ms(l.percentile(0.50)), ms(l.percentile(0.99)), procMiB(s.cmd.Process.Pid, "VmRSS"))
-		}
-		s.stop()
-		if db.drop != nil {
-			db.drop()
-		}
-	}
-	fmt.Println()
-	return nil
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
 // procMiB reads a memory figure of a process from /proc/PID/status: VmRSS
