@@ -116,6 +116,10 @@ type Application struct {
 	// Buckets are the destination buckets the application may write to; empty
 	// means any bucket the server's credentials reach.
 	Buckets []string
+	// OwnPresets is how many presets of its own (POST /presets) the
+	// application had when it was read. With none, a job's preset is looked
+	// up in the system catalog alone, without a trip to the database.
+	OwnPresets int
 }
 
 // CheckSubmit says whether the application may run a job that writes to

@@ -253,8 +253,10 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 			p.Commands = append(p.Commands, commandRow{Command: c, Line: shellLine(c.Program, c.Args)})
 		}
 	}
-	if preset, err := s.lookupPreset(r.Context(), job.ApplicationID, job.Request.Transcode.PresetID); err == nil {
-		p.PresetName, p.Container = preset.Name, preset.Container
+	if app, err := s.Store.FindApplication(r.Context(), job.ApplicationID); err == nil {
+		if preset, err := s.lookupPreset(r.Context(), app, job.Request.Transcode.PresetID); err == nil {
+			p.PresetName, p.Container = preset.Name, preset.Container
+		}
 	}
 	if res := job.Result; res != nil {
 		p.Errors = res.Errors

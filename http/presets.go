@@ -22,7 +22,7 @@ const maxPresetBody = 64 << 10
 type AppPresets interface {
 	// LookupFor finds the preset an application's job names: its own, then
 	// the system catalog's.
-	LookupFor(ctx context.Context, appID, name string) (*vidjob.Preset, string, error)
+	LookupFor(ctx context.Context, app *vidjob.Application, name string) (*vidjob.Preset, string, error)
 	// Own lists the application's presets.
 	Own(ctx context.Context, appID string) ([]*vidjob.Preset, error)
 	// Create checks and stores a CreatePreset body for the application.
@@ -32,11 +32,11 @@ type AppPresets interface {
 }
 
 // lookupPreset finds the preset a job of the application names.
-func (s *Server) lookupPreset(ctx context.Context, appID, name string) (*vidjob.Preset, error) {
+func (s *Server) lookupPreset(ctx context.Context, app *vidjob.Application, name string) (*vidjob.Preset, error) {
 	var p *vidjob.Preset
 	var err error
 	if s.AppPresets != nil {
-		p, _, err = s.AppPresets.LookupFor(ctx, appID, name)
+		p, _, err = s.AppPresets.LookupFor(ctx, app, name)
 	} else {
 		p, _, err = s.Catalog.Lookup(name)
 	}

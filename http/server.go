@@ -247,7 +247,7 @@ func (s *Server) accept(ctx context.Context, sub blitline.Submission) (*vidjob.J
 	if err := app.CheckSubmit(sub.Request.Transcode.Destination.Bucket); err != nil {
 		return nil, err
 	}
-	preset, err := s.lookupPreset(ctx, app.ID, sub.Request.Transcode.PresetID)
+	preset, err := s.lookupPreset(ctx, app, sub.Request.Transcode.PresetID)
 	if err != nil {
 		return nil, err
 	}

@@ -215,16 +215,17 @@ func (c *AppCatalog) Own(ctx context.Context, appID string) ([]*vidjob.Preset, e
 	return out, nil
 }
 
-// LookupFor finds the preset an application's job names: one of the
-// application's own presets by ID, Name or Description, else a system preset
-// as Catalog.Lookup finds it. Another application's preset is unknown here,
-// with the same error as a name nothing has.
-func (c *AppCatalog) LookupFor(ctx context.Context, appID, name string) (*vidjob.Preset, string, error) {
-	// A system preset's exact ID cannot be an application's (theirs are made
-	// by NewAppPresetID from the time of creation), so the most common
-	// request needs no trip to the database.
-	if _, system := c.Catalog.byID[strings.TrimSpace(name)]; appID != "" && !system {
-		own, err := c.Own(ctx, appID)
+// LookupFor finds the preset a job of app names: one of the application's own
+// presets by ID, Name or Description, else a system preset as Catalog.Lookup
+// finds it. Another application's preset is unknown here, with the same error
+// as a name nothing has. app is as the store read it (FindApplication).
+func (c *AppCatalog) LookupFor(ctx context.Context, app *vidjob.Application, name string) (*vidjob.Preset, string, error) {
+	// The store is read only when the application has presets of its own
+	// and the name is not a system preset's exact ID (an application's IDs
+	// are made by NewAppPresetID from the time of creation, so they cannot
+	// be one): most submissions need no trip to the database.
+	if _, system := c.Catalog.byID[strings.TrimSpace(name)]; app != nil && app.OwnPresets > 0 && !system {
+		own, err := c.Own(ctx, app.ID)
 		if err != nil {
 			return nil, "", err
 		}

@@ -52,25 +52,37 @@ func (s *unreachableStore) DeleteAppPreset(context.Context, string, string) erro
 	return vidjob.Errorf(vidjob.EUNAVAILABLE, "down")
 }
 
-// TestLookupForSystemIDSkipsStore: a job naming a system preset by its exact
-// ID is resolved from the embedded catalog alone (the common case on the
-// submission path costs no query); a name still consults the application's
-// own presets first, since they take precedence over system names.
-func TestLookupForSystemIDSkipsStore(t *testing.T) {
+// TestLookupForSkipsStore: the application's own presets are read only when
+// they could match. A system preset's exact ID is resolved from the embedded
+// catalog alone, and so is any name for an application without presets of its
+// own (the common submissions cost no query); otherwise a name consults the
+// application's presets first, since they take precedence over system names.
+func TestLookupForSkipsStore(t *testing.T) {
 	cat, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := &unreachableStore{}
 	apps := &AppCatalog{Catalog: cat, Store: store}
-	p, _, err := apps.LookupFor(context.Background(), "app-1", " 1351620000001-000010 ")
+	ctx := context.Background()
+	withPresets := &vidjob.Application{ID: "app-1", OwnPresets: 2}
+	without := &vidjob.Application{ID: "app-2"}
+
+	p, _, err := apps.LookupFor(ctx, withPresets, " 1351620000001-000010 ")
 	if err != nil || p.ID != "1351620000001-000010" {
 		t.Fatalf("system ID: got %v, %v", p, err)
 	}
 	if store.calls != 0 {
 		t.Fatalf("system ID lookup queried the store %d times", store.calls)
 	}
-	if _, _, err := apps.LookupFor(context.Background(), "app-1", "Generic 720p"); vidjob.ErrorCode(err) != vidjob.EUNAVAILABLE || store.calls != 1 {
+	p, _, err = apps.LookupFor(ctx, without, "System preset generic 720p")
+	if err != nil || p.ID != "1351620000001-000010" {
+		t.Fatalf("description, application without presets: got %v, %v", p, err)
+	}
+	if store.calls != 0 {
+		t.Fatalf("lookup for an application without presets queried the store %d times", store.calls)
+	}
+	if _, _, err := apps.LookupFor(ctx, withPresets, "Generic 720p"); vidjob.ErrorCode(err) != vidjob.EUNAVAILABLE || store.calls != 1 {
 		t.Fatalf("name lookup: err %v, store calls %d; want the store consulted and its error", err, store.calls)
 	}
 }

@@ -496,7 +496,11 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 	if job.State.Done() {
 		return nil // the job ended (failed) without this part
 	}
-	preset, _, err := w.Catalog.LookupFor(ctx, job.ApplicationID, job.Request.Transcode.PresetID)
+	app, err := w.queue.db.FindApplication(ctx, job.ApplicationID)
+	if err != nil {
+		return err
+	}
+	preset, _, err := w.Catalog.LookupFor(ctx, app, job.Request.Transcode.PresetID)
 	if vidjob.ErrorCode(err) == vidjob.ENOTFOUND || vidjob.ErrorCode(err) == vidjob.EINVALID {
 		// The preset is gone (an application preset deleted mid-job): the
 		// parent finds the job failed or fails it on its own lookup.

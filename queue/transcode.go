@@ -76,7 +76,7 @@ func (noRecorder) OutputStored(int64)                        {}
 // Description or Name, among the system presets and the application's own
 // (package preset).
 type PresetCatalog interface {
-	LookupFor(ctx context.Context, appID, name string) (*vidjob.Preset, string, error)
+	LookupFor(ctx context.Context, app *vidjob.Application, name string) (*vidjob.Preset, string, error)
 }
 
 // TranscodeWorker runs one job: fetch, probe, transcode, describe, upload, charge,
@@ -269,7 +269,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 	if err := app.CheckSubmit(req.Transcode.Destination.Bucket); err != nil {
 		return nil, nil, err
 	}
-	preset, note, err := w.Catalog.LookupFor(ctx, app.ID, req.Transcode.PresetID)
+	preset, note, err := w.Catalog.LookupFor(ctx, app, req.Transcode.PresetID)
 	if err != nil {
 		if c := vidjob.ErrorCode(err); c == vidjob.EUNAVAILABLE || c == vidjob.EINTERNAL {
 			err = retryable{err} // the application's presets could not be read

@@ -44,7 +44,8 @@ func (db *DB) CreateApplication(ctx context.Context, app *vidjob.Application) er
 // with it): the application's row once per allowed bucket, or once with no
 // bucket.
 func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Application, error) {
-	rows, err := db.reader().QueryContext(ctx, db.rebind(`SELECT a.id, a.name, a.created_ms, a.secret, a.disabled_ms, b.bucket
+	rows, err := db.reader().QueryContext(ctx, db.rebind(`SELECT a.id, a.name, a.created_ms, a.secret, a.disabled_ms, b.bucket,
+		(SELECT COUNT(*) FROM app_presets p WHERE p.application_id = a.id)
 		FROM applications a LEFT JOIN application_buckets b ON b.application_id = a.id
 		WHERE a.id = ? ORDER BY b.bucket`), id)
 	if err != nil {
@@ -57,7 +58,7 @@ func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Applicati
 		var created int64
 		var disabled sql.NullInt64
 		var bucket sql.NullString
-		if err := rows.Scan(&a.ID, &a.Name, &created, &a.Secret, &disabled, &bucket); err != nil {
+		if err := rows.Scan(&a.ID, &a.Name, &created, &a.Secret, &disabled, &bucket, &a.OwnPresets); err != nil {
 			return nil, fmt.Errorf("find application: %w", err)
 		}
 		if app == nil {

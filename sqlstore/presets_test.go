@@ -58,6 +58,31 @@ func TestAppPresets(t *testing.T) {
 			if got, _ := db.AppPresets(ctx, "app-b"); len(got) != 1 || got[0].ID != "1-eeeeee" {
 				t.Errorf("app-b's presets: %+v", got)
 			}
+			// FindApplication and ListApplications count each application's
+			// presets: lookups skip the store for an application with none.
+			if err := db.CreateApplication(ctx, &vidjob.Application{ID: "app-c", Name: "app-c"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []string{"b1", "b2"} { // a row per bucket must not be counted twice
+				if err := db.AllowBucket(ctx, "app-a", b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for id, want := range map[string]int{"app-a": 1, "app-b": 1, "app-c": 0} {
+				app, err := db.FindApplication(ctx, id)
+				if err != nil || app.OwnPresets != want {
+					t.Errorf("FindApplication(%s): %+v, %v; want %d own presets", id, app, err, want)
+				}
+			}
+			apps, err := db.ListApplications(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, app := range apps {
+				if want := map[string]int{"app-a": 1, "app-b": 1}[app.ID]; app.OwnPresets != want {
+					t.Errorf("ListApplications: %s has %d own presets, want %d", app.ID, app.OwnPresets, want)
+				}
+			}
 		})
 	}
 }

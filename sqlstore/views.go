@@ -68,7 +68,9 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*vidjob.Job, error) 
 
 // ListApplications returns every application, oldest first.
 func (db *DB) ListApplications(ctx context.Context) ([]vidjob.Application, error) {
-	rows, err := db.SQL.QueryContext(ctx, `SELECT id, name, created_ms FROM applications ORDER BY created_ms, id`)
+	rows, err := db.SQL.QueryContext(ctx, `SELECT a.id, a.name, a.created_ms,
+		(SELECT COUNT(*) FROM app_presets p WHERE p.application_id = a.id)
+		FROM applications a ORDER BY a.created_ms, a.id`)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("list applications: %w", err))
 	}
@@ -77,7 +79,7 @@ func (db *DB) ListApplications(ctx context.Context) ([]vidjob.Application, error
 	for rows.Next() {
 		var app vidjob.Application
 		var created int64
-		if err := rows.Scan(&app.ID, &app.Name, &created); err != nil {
+		if err := rows.Scan(&app.ID, &app.Name, &created, &app.OwnPresets); err != nil {
 			return nil, fmt.Errorf("list applications: %w", err)
 		}
 		app.CreatedAt = time.UnixMilli(created)
