@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vidjob/vidjob"
@@ -39,11 +40,32 @@ func (db *DB) CreateApplication(ctx context.Context, app *vidjob.Application) er
 	return nil
 }
 
-// FindApplication returns the application, with its secret and allowed
-// buckets, or an ENOTFOUND error. It is one query (every submission starts
-// with it): the application's row once per allowed bucket, or once with no
-// bucket.
+// appReadTimeout bounds one read of an application shared by the
+// submissions that wait for it.
+const appReadTimeout = 10 * time.Second
+
+// FindApplication returns the application, with its secret, allowed buckets
+// and the number of its own presets, or an ENOTFOUND error. Every submission
+// starts with it, so submissions of the same application that arrive together
+// share one read; each is answered by a read that began after it asked
+// (coalesce.go), so a change committed before the call is always seen.
 func (db *DB) FindApplication(ctx context.Context, id string) (*vidjob.Application, error) {
+	app, err := db.apps.get(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, unavailable(fmt.Errorf("find application: %w", ctx.Err()))
+		}
+		return nil, err
+	}
+	// Every caller gets a copy of its own.
+	own := *app
+	own.Buckets = slices.Clone(app.Buckets)
+	return &own, nil
+}
+
+// readApplication is FindApplication's one query: the application's row once
+// per allowed bucket, or once with no bucket.
+func (db *DB) readApplication(ctx context.Context, id string) (*vidjob.Application, error) {
 	rows, err := db.reader().QueryContext(ctx, db.rebind(`SELECT a.id, a.name, a.created_ms, a.secret, a.disabled_ms, b.bucket,
 		(SELECT COUNT(*) FROM app_presets p WHERE p.application_id = a.id)
 		FROM applications a LEFT JOIN application_buckets b ON b.application_id = a.id

@@ -47,6 +47,9 @@ type DB struct {
 	// read holds SQLite's read-only connections (see reader); nil on
 	// PostgreSQL.
 	read *sql.DB
+	// apps shares FindApplication's reads among submissions that arrive
+	// together (coalesce.go).
+	apps *coalescer[*vidjob.Application]
 }
 
 // maxPostgresConns bounds one process's connections to PostgreSQL.
@@ -57,6 +60,7 @@ const maxPostgresConns = 20
 // means SQLite at DATADIR/vidjob.db. It does not apply migrations; call Migrate.
 func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 	db := &DB{Now: time.Now}
+	db.apps = newCoalescer(appReadTimeout, db.readApplication)
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		conn, err := sql.Open("pgx", url)
