@@ -140,10 +140,10 @@ func (e benchEnv) overheadSuite(o overheadOptions) error {
 	}
 	fmt.Printf("Sources: H.264/AAC MP4, %s.\n\n", layout)
 	fmt.Printf("One worker, %s, local object store, source and postback receiver on local HTTP. End to end is POST /job sent → postback received; ffmpeg alone is the job's listed encode command, run by hand on a local copy of the source. Medians of the runs shown.\n\n", db.name)
-	fmt.Println("*ratio* and *overhead* compare with ffmpeg alone; *outside ffmpeg* is end to end minus the job's own ffmpeg run, which a busy machine disturbs less (both come from the same run).")
+	fmt.Println("*ratio* is the median end to end ÷ the median ffmpeg alone; *paired ratio* is the median of each run's end to end ÷ the ffmpeg run made right after it, which the encoder's drift over minutes disturbs less; *overhead* is the median of each run's difference. *outside ffmpeg* is end to end minus the job's own ffmpeg run, which a busy machine disturbs less still (all come from the same runs).")
 	fmt.Println()
-	fmt.Println("| source | preset | runs | end to end | ffmpeg alone | ratio | overhead (ms) | outside ffmpeg (ms) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| source | preset | runs | end to end | ffmpeg alone | ratio | paired ratio | overhead (ms) | outside ffmpeg (ms) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, d := range o.sources {
 		for _, p := range o.presets {
 			ss := results[d][p]
@@ -151,8 +151,8 @@ func (e benchEnv) overheadSuite(o overheadOptions) error {
 			plain := median(ss, func(s sample) time.Duration { return s.plain })
 			over := median(ss, func(s sample) time.Duration { return s.endToEnd - s.plain })
 			outside := median(ss, func(s sample) time.Duration { return s.endToEnd - s.inJob })
-			fmt.Printf("| %s | %s | %d | %s | %s | %.2f | %s | %s |\n", d, presetName(p), len(ss), secs(e2e), secs(plain),
-				e2e.Seconds()/plain.Seconds(), msInt(over), msInt(outside))
+			fmt.Printf("| %s | %s | %d | %s | %s | %.2f | %.2f | %s | %s |\n", d, presetName(p), len(ss), secs(e2e), secs(plain),
+				e2e.Seconds()/plain.Seconds(), pairedRatio(ss), msInt(over), msInt(outside))
 		}
 	}
 	fmt.Println()
@@ -374,6 +374,27 @@ func (r *receiver) wait(id string, timeout time.Duration) (time.Time, error) {
 }
 
 // median of f over samples.
+// pairedRatio is the median over runs of end to end ÷ ffmpeg alone.
+func pairedRatio(ss []sample) float64 {
+	if len(ss) == 0 {
+		return 0
+	}
+	r := make([]float64, 0, len(ss))
+	for _, s := range ss {
+		if s.plain > 0 {
+			r = append(r, s.endToEnd.Seconds()/s.plain.Seconds())
+		}
+	}
+	if len(r) == 0 {
+		return 0
+	}
+	slices.Sort(r)
+	if len(r)%2 == 1 {
+		return r[len(r)/2]
+	}
+	return (r[len(r)/2-1] + r[len(r)/2]) / 2
+}
+
 func median(ss []sample, f func(sample) time.Duration) time.Duration {
 	if len(ss) == 0 {
 		return 0
