@@ -268,13 +268,37 @@ func (q *Queue) Stop(ctx context.Context) error {
 }
 
 // NewJobID returns a job ID in Blitline's shape: a digit and 22 URL-safe base64
-// characters, 132 random bits from the system's cryptographic source.
+// characters. After the random digit come 7 characters of the time in
+// milliseconds, in an alphabet that sorts as the numbers do, then 15 random
+// characters: 93 random bits in all, from the system's cryptographic source.
+// IDs made one after the other sort next to each other, so a new job's key
+// joins one of ten ends of the jobs table's primary-key index instead of a
+// random page of it: with entirely random IDs every job of a group commit
+// dirtied a page of its own, and SQLite's p99 at 100,000 queued jobs was
+// 1.12-1.30 times its p99 at 100, against 0.91-1.01 with these
+// (docs/PERFORMANCE.md).
 func NewJobID() string {
 	d, err := rand.Int(rand.Reader, big.NewInt(10))
 	if err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return d.String() + randomToken(22)
+	return d.String() + sortableTime(time.Now(), 7) + randomToken(15)
+}
+
+// sortableDigits are the 64 characters of URL-safe base64 in byte order, so
+// that strings of them sort as the numbers they write.
+const sortableDigits = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+
+// sortableTime writes t's Unix milliseconds in n sortableDigits, most
+// significant first (7 digits hold 42 bits: until the year 2109).
+func sortableTime(t time.Time, n int) string {
+	ms := uint64(t.UnixMilli())
+	b := make([]byte, n)
+	for i := n - 1; i >= 0; i-- {
+		b[i] = sortableDigits[ms&63]
+		ms >>= 6
+	}
+	return string(b)
 }
 
 // NewApplicationID returns a new unguessable application ID: 32 URL-safe base64
