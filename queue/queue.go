@@ -275,7 +275,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 // joins one of ten ends of the jobs table's primary-key index instead of a
 // random page of it: with entirely random IDs every job of a group commit
 // dirtied a page of its own, and SQLite's p99 at 100,000 queued jobs was
-// 1.12-1.30 times its p99 at 100, against 0.91-1.01 with these
+// 1.12-1.30 times its p99 at 100 in seven runs, against 0.71-1.05 in four with these
 // (docs/PERFORMANCE.md).
 func NewJobID() string {
 	d, err := rand.Int(rand.Reader, big.NewInt(10))
