@@ -373,36 +373,33 @@ func (r *receiver) wait(id string, timeout time.Duration) (time.Time, error) {
 	}
 }
 
-// median of f over samples.
 // pairedRatio is the median over runs of end to end ÷ ffmpeg alone.
 func pairedRatio(ss []sample) float64 {
-	if len(ss) == 0 {
-		return 0
-	}
 	r := make([]float64, 0, len(ss))
 	for _, s := range ss {
 		if s.plain > 0 {
 			r = append(r, s.endToEnd.Seconds()/s.plain.Seconds())
 		}
 	}
-	if len(r) == 0 {
-		return 0
-	}
-	slices.Sort(r)
-	if len(r)%2 == 1 {
-		return r[len(r)/2]
-	}
-	return (r[len(r)/2-1] + r[len(r)/2]) / 2
+	return medianOf(r)
 }
 
+// median of f over samples.
 func median(ss []sample, f func(sample) time.Duration) time.Duration {
-	if len(ss) == 0 {
-		return 0
-	}
 	v := make([]time.Duration, len(ss))
 	for i, s := range ss {
 		v[i] = f(s)
 	}
+	return medianOf(v)
+}
+
+// medianOf is the middle value of v, or the mean of the two middle ones for
+// an even count; 0 for none. v is left as it was.
+func medianOf[T ~int64 | ~float64](v []T) T {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
 	slices.Sort(v)
 	if len(v)%2 == 1 {
 		return v[len(v)/2]

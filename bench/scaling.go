@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,10 +84,10 @@ func (e benchEnv) scaleOne(kind string, o scalingOptions) error {
 	}
 	base := queues[0]
 	for _, q := range queues {
-		p50, p99 := medianDuration(q.p50), medianDuration(q.p99)
+		p50, p99 := medianOf(q.p50), medianOf(q.p99)
 		fmt.Printf("| %s | %d | %s | %s | %.2f | %.2f | %s | %s | %.0f | %.0f MiB |\n", kind, q.level, ms(p50), ms(p99),
-			float64(p50)/float64(medianDuration(base.p50)), float64(p99)/float64(medianDuration(base.p99)),
-			spread(q.p50), spread(q.p99), medianFloat(q.rates), procMiB(q.server.cmd.Process.Pid, "VmRSS"))
+			float64(p50)/float64(medianOf(base.p50)), float64(p99)/float64(medianOf(base.p99)),
+			spread(q.p50), spread(q.p99), medianOf(q.rates), procMiB(q.server.cmd.Process.Pid, "VmRSS"))
 	}
 	return nil
 }
@@ -208,21 +208,9 @@ func (q *queueAtLevel) close() {
 	}
 }
 
-func medianDuration(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func medianFloat(fs []float64) float64 {
-	s := append([]float64(nil), fs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
 // spread is the lowest and highest of the rounds.
 func spread(ds []time.Duration) string {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	s := slices.Clone(ds)
+	slices.Sort(s)
 	return fmt.Sprintf("%.1f–%.1f ms", float64(s[0].Microseconds())/1000, float64(s[len(s)-1].Microseconds())/1000)
 }
