@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -42,58 +43,11 @@ type Policy struct {
 	ReadTimeout time.Duration
 }
 
-// blocked lists the ranges that are not the public internet.
-var blocked = func() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range []string{
-		"0.0.0.0/8",       // "this" network, unspecified
-		"10.0.0.0/8",      // RFC 1918
-		"100.64.0.0/10",   // CGNAT
-		"127.0.0.0/8",     // loopback
-		"169.254.0.0/16",  // link-local, incl. cloud metadata 169.254.169.254
-		"172.16.0.0/12",   // RFC 1918
-		"192.0.0.0/24",    // IETF protocol assignments
-		"192.0.2.0/24",    // TEST-NET-1
-		"192.168.0.0/16",  // RFC 1918
-		"198.18.0.0/15",   // benchmarking
-		"198.51.100.0/24", // TEST-NET-2
-		"203.0.113.0/24",  // TEST-NET-3
-		"224.0.0.0/4",     // multicast
-		"240.0.0.0/4",     // reserved, broadcast
-		"::/128",          // unspecified
-		"::1/128",         // loopback
-		"64:ff9b:1::/48",  // local-use NAT64
-		"100::/64",        // discard
-		"2001:db8::/32",   // documentation
-		"fc00::/7",        // unique local
-		"fe80::/10",       // link-local
-		"ff00::/8",        // multicast
-	} {
-		out = append(out, netip.MustParsePrefix(s))
-	}
-	return out
-}()
-
-// PublicAddr reports whether addr is a public unicast address. IPv4-mapped IPv6
-// addresses are judged as the IPv4 address they carry.
-func PublicAddr(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	if !addr.IsValid() {
-		return false
-	}
-	for _, p := range blocked {
-		if p.Contains(addr) {
-			return false
-		}
-	}
-	return true
-}
-
 func (p Policy) allowed(addr netip.Addr) bool {
 	if p.AllowPrivateNetworks || PublicAddr(addr) {
 		return true
 	}
-	addr = addr.Unmap()
+	addr = addr.WithZone("").Unmap()
 	for _, c := range p.AllowedCIDRs {
 		if c.Contains(addr) {
 			return true
@@ -106,30 +60,32 @@ func (p Policy) allowed(addr netip.Addr) bool {
 var ErrForbiddenAddress = errors.New("destination address is not allowed")
 
 // CheckLiteral refuses at submission what can be known without DNS: a URL whose
-// host is a literal IP address the policy does not allow, or "localhost".
+// host is a literal IP address the policy does not allow (in any spelling: a
+// zone, an IPv4-mapped or NAT64 form, or the numeric forms inet_aton reads,
+// such as "2130706433"), or "localhost". The dialler checks again whatever a
+// name resolves to.
 func (p Policy) CheckLiteral(field, rawURL string) error {
 	if p.AllowPrivateNetworks {
 		return nil
 	}
-	host := rawURL
-	if i := strings.Index(host, "://"); i >= 0 {
-		host = host[i+3:]
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return vidjob.Errorf(vidjob.EINVALID, "%s is not a valid absolute URL.", field)
 	}
-	host = strings.SplitN(host, "/", 2)[0]
-	host = strings.SplitN(host, "?", 2)[0]
-	host = strings.SplitN(host, "#", 2)[0]
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		host = host[i+1:]
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	// Hostname drops the brackets and port and decodes "%25" to the zone's "%".
+	host := strings.ToLower(u.Hostname())
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "localhost." || strings.HasSuffix(host, ".localhost.") {
 		return vidjob.Errorf(vidjob.EINVALID, "%s points at localhost, which this server does not fetch from.", field)
 	}
-	if addr, err := netip.ParseAddr(host); err == nil && !p.allowed(addr) {
-		return vidjob.Errorf(vidjob.EINVALID, "%s points at a private or reserved address (%s), which this server does not fetch from.", field, addr)
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		var numeric bool
+		if addr, numeric = numericHost(host); !numeric {
+			return nil
+		}
+	}
+	if !p.allowed(addr) {
+		return vidjob.Errorf(vidjob.EINVALID, "%s points at a private or reserved address, which this server does not fetch from.", field)
 	}
 	return nil
 }
@@ -160,7 +116,7 @@ func (p Policy) Client() *http.Client {
 		// rebinding and redirects cannot slip past it.
 		Control: func(network, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
+			if err != nil || (network != "tcp" && network != "tcp4" && network != "tcp6") {
 				return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
 			}
 			if !p.allowed(ap.Addr()) {
@@ -272,29 +228,54 @@ func DownloadWatched(ctx context.Context, client *http.Client, url, path string,
 // describe turns a transport error into a sentence for the client that names
 // the cause without internals.
 func describe(err error) error {
+	if errors.Is(err, context.Canceled) && !errors.Is(err, ErrForbiddenAddress) {
+		return err
+	}
+	why, perm := Reason(err)
+	e := vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: %s.", why)
+	if perm {
+		return permanent(e)
+	}
+	return e
+}
+
+// Reason says in a clause what went wrong with an outbound request, for the
+// client who chose its URL: never an address vidjob dialled or its resolver's
+// (a tenant must not learn what an internal name resolves to), only what a
+// person can act on. permanent is true when the same request would fail the
+// same way again: an address the policy refuses, a host that does not exist, a
+// refused redirect.
+func Reason(err error) (why string, permanent bool) {
 	switch {
 	case errors.Is(err, ErrForbiddenAddress):
-		return permanent(vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: its address is private or reserved, which this server does not fetch from."))
+		return "its address is private or reserved, which this server does not connect to", true
 	case errors.As(err, new(errStalled)):
-		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: %s.", lastPart(err))
+		return lastPart(err), false
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: the server did not answer in time.")
-	case errors.Is(err, context.Canceled):
-		return err
+		return "the server did not answer in time", false
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: connection refused.")
+		return "connection refused", false
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset", false
+	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
+		return "no route to the host", false
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		if dnsErr.IsNotFound {
-			return permanent(vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: host %s not found.", dnsErr.Name))
+			return fmt.Sprintf("host %s not found", dnsErr.Name), true
 		}
-		return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: host %s could not be resolved.", dnsErr.Name)
+		return fmt.Sprintf("host %s could not be resolved", dnsErr.Name), false
 	}
 	if strings.Contains(err.Error(), "redirect") {
-		return permanent(vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: %s.", lastPart(err)))
+		return lastPart(err), true
 	}
-	return vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Source could not be fetched: %s.", lastPart(err))
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		// Its text names the addresses at both ends.
+		return "the connection failed", false
+	}
+	return lastPart(err), false
 }
 
 func isTimeout(err error) bool {
