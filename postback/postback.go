@@ -6,12 +6,15 @@ package postback
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vidjob/vidjob/fetch"
 )
 
 // DefaultTimeout bounds an attempt when Sender.Timeout is 0.
@@ -81,16 +84,66 @@ func (s *Sender) Send(ctx context.Context, d Delivery) (int, error) {
 	ts := strconv.FormatInt(now().Unix(), 10)
 	req.Header.Set(TimestampHeader, ts)
 	req.Header.Set(SignatureHeader, "v1="+Sign(d.Secret, ts, d.Body))
-	resp, err := s.Client.Do(req)
+	resp, err := s.client().Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("postback to %s: %w", req.URL.Redacted(), err)
+		why, _ := fetch.Reason(err)
+		// Of the failures fetch calls permanent, only a refused address is
+		// sure to stay so for a postback: a receiver's name may yet appear.
+		return 0, &Failure{msg: fmt.Sprintf("postback to %s: %s", req.URL.Redacted(), why), cause: err,
+			permanent: errors.Is(err, fetch.ErrForbiddenAddress)}
 	}
 	defer resp.Body.Close()
 	// Drain a little so the connection can be reused; never read a hostile
 	// receiver's endless body.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("postback to %s: HTTP %d", req.URL.Redacted(), resp.StatusCode)
+	switch code := resp.StatusCode; {
+	case code >= 200 && code <= 299:
+		return code, nil
+	case code >= 300 && code <= 399:
+		return code, &Failure{msg: fmt.Sprintf("postback to %s: HTTP %d, a redirect that is not followed: only 307 and 308 keep the POST and its body, so only they are followed", req.URL.Redacted(), code)}
+	default:
+		return code, &Failure{msg: fmt.Sprintf("postback to %s: HTTP %d", req.URL.Redacted(), code)}
 	}
-	return resp.StatusCode, nil
+}
+
+// client is Sender.Client following only the redirects that repeat the
+// request as it was: 307 and 308 resend the POST and its body (to an address
+// that passes the same checks, since the same client dials it), where 301,
+// 302 and 303 would turn it into a body-less GET and the results would
+// never arrive. Those answers are returned as they are, a failed attempt.
+func (s *Sender) client() *http.Client {
+	c := *s.Client
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if code := req.Response.StatusCode; code != http.StatusTemporaryRedirect && code != http.StatusPermanentRedirect {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return &c
+}
+
+// A Failure is an attempt that did not deliver. Its message is for the client
+// (it is shown on the job): it never carries an address vidjob dialled or its
+// resolver's, which Unwrap keeps for the operator's log.
+type Failure struct {
+	msg       string
+	cause     error
+	permanent bool
+}
+
+func (f *Failure) Error() string { return f.msg }
+
+// Unwrap returns the transport error behind the failure, if any.
+func (f *Failure) Unwrap() error { return f.cause }
+
+// Permanent reports whether err is a failure that another attempt would meet
+// the same way: the receiver's address is one this server does not send to.
+// Such a postback is failed at once instead of retried for hours.
+func Permanent(err error) bool {
+	var f *Failure
+	return errors.As(err, &f) && f.permanent
 }

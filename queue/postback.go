@@ -2,7 +2,9 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -48,7 +50,8 @@ func (w *PostbackWorker) Work(ctx context.Context, rj *river.Job[PostbackArgs]) 
 	if err != nil {
 		return err
 	}
-	if state == sqlstore.PostbackDelivered {
+	if state == sqlstore.PostbackDelivered || state == sqlstore.PostbackFailed {
+		// Answered, or given up on by the finishing worker's own attempt.
 		return nil
 	}
 	attempt := deliveryAttempt(rj)
@@ -57,15 +60,22 @@ func (w *PostbackWorker) Work(ctx context.Context, rj *river.Job[PostbackArgs]) 
 		return err
 	}
 	log := w.queue.logger.With("job_id", rj.Args.JobID, "attempt", attempt)
-	if rj.Attempt >= rj.MaxAttempts {
-		log.Error("postback failed for good", "err", sendErr)
-		if err := w.queue.db.SetPostbackState(ctx, rj.Args.JobID, sqlstore.PostbackFailed); err != nil {
+	if rj.Attempt >= rj.MaxAttempts || postback.Permanent(sendErr) {
+		if err := w.giveUp(ctx, rj.Args.JobID, sendErr, log); err != nil {
 			return err
 		}
 		return river.JobCancel(sendErr)
 	}
-	log.Warn("postback attempt failed; will retry", "err", sendErr)
+	log.Warn("postback attempt failed; will retry", "err", sendErr, "cause", errors.Unwrap(sendErr))
 	return sendErr
+}
+
+// giveUp marks a job's postback failed for good: the retries are spent, or
+// the receiver's address is one this server refuses, which another attempt
+// would meet again. The caller cancels its River job.
+func (w *PostbackWorker) giveUp(ctx context.Context, jobID string, sendErr error, log *slog.Logger) error {
+	log.Error("postback failed for good", "err", sendErr, "cause", errors.Unwrap(sendErr))
+	return w.queue.db.SetPostbackState(ctx, jobID, sqlstore.PostbackFailed)
 }
 
 // attempt sends the job's results once and records the attempt: sendErr is
@@ -141,8 +151,19 @@ func (q *Queue) postbackNow(jobID string, riverID int64) {
 				log.Warn("could not cancel the delivered postback's queued job", "err", err)
 			}
 			return
+		case postback.Permanent(sendErr):
+			// Failed for good now; the queued job, should it run before
+			// the cancel lands, finds the postback failed and sends nothing.
+			if err := w.giveUp(ctx, jobID, sendErr, log); err != nil {
+				log.Warn("could not mark the postback failed; its queued job will retry", "err", err)
+				return
+			}
+			if _, err := q.river.JobCancel(ctx, riverID); err != nil {
+				log.Warn("could not cancel the failed postback's queued job", "err", err)
+			}
+			return
 		}
-		log.Warn("postback attempt failed; will retry", "err", sendErr)
+		log.Warn("postback attempt failed; will retry", "err", sendErr, "cause", errors.Unwrap(sendErr))
 		select {
 		case <-time.After(w.schedule[0]):
 		case <-q.stopping:
