@@ -52,19 +52,12 @@ func parseState(v string) (vidjob.State, error) {
 	return "", vidjob.Errorf(vidjob.EINVALID, "status must be one of queued, fetching, transcoding, uploading, completed, failed.")
 }
 
-// listJobs answers GET /jobs?application_id=&status=&limit=: an application's
-// jobs, newest first.
+// listJobs answers GET /jobs?status=&limit=: the calling application's jobs
+// (X-Application-Id or ?application_id=, as every read takes it), newest first.
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	appID := q.Get("application_id")
-	if appID == "" {
-		s.writeError(w, r, vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is required; pass it as ?application_id=."))
-		return
-	}
-	if _, err := s.Store.FindApplication(r.Context(), appID); err != nil {
-		if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
-			err = vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is not known; check the application_id parameter.")
-		}
+	app, err := s.caller(r)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -82,7 +75,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	jobs, err := s.Lists.ListJobs(r.Context(), sqlstore.JobFilter{ApplicationID: appID, State: state, Limit: limit})
+	jobs, err := s.Lists.ListJobs(r.Context(), sqlstore.JobFilter{ApplicationID: app.ID, State: state, Limit: limit})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
