@@ -406,7 +406,7 @@ func (w *TranscodeWorker) joinParts(ctx context.Context, job *vidjob.Job, preset
 	if !m.Started.IsZero() && m.Started.Before(start) {
 		took = time.Since(m.Started)
 	}
-	return w.deliver(ctx, job, preset, note, dir, outName, m.OriginalMeta, took, nil, nil, log)
+	return w.deliver(ctx, job, preset, note, dir, encoded{name: outName, originalMeta: m.OriginalMeta, took: took}, log)
 }
 
 // partCommands returns the commands the parts recorded on their River rows,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path"
@@ -386,25 +387,42 @@ func (w *TranscodeWorker) transcodeSource(ctx context.Context, job *vidjob.Job, 
 		}
 		return nil, nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "Transcoding failed: ffmpeg could not convert this source with preset %s.", preset.ID)
 	}
-	took := time.Since(encodeStart)
-	originalMeta = s.description(ctx)
-	return w.deliver(ctx, job, preset, note, dir, outName, originalMeta, took, up, early, log)
+	return w.deliver(ctx, job, preset, note, dir, encoded{
+		name: outName, originalMeta: s.description(ctx), took: time.Since(encodeStart),
+		source: src, uploader: up, early: early,
+	}, log)
 }
 
-// deliver probes and describes the encoded output, dir/out/outName (with its
-// segments beside it), stores it and returns the job's result and charge. up
-// holds what was stored while ffmpeg ran; nil means nothing was, and deliver
-// makes its own. early, when not nil, is the output's ffprobe started with
-// ffmpeg; without it (or if it fails) deliver starts one.
+// encoded is what an encode leaves for deliver.
+type encoded struct {
+	// name is the main output's file name in dir/out, with its segments
+	// beside it.
+	name         string
+	originalMeta vidjob.Meta
+	took         time.Duration
+	// source is the source's probe, to check the output against; nil when
+	// the encode checked itself (an accelerated job's parts count frames).
+	source *ffmpeg.Probe
+	// uploader holds what was stored while ffmpeg ran; nil means nothing
+	// was, and deliver makes its own.
+	uploader *outputUploader
+	// early is the output's ffprobe started with ffmpeg; without it (or if
+	// it fails) deliver starts one.
+	early *ffmpeg.OutputProbe
+}
+
+// deliver probes and describes the encoded output, stores it and returns the
+// job's result and charge.
 //
 // The probe, the description and the uploads run side by side; the main
 // output is stored last of the uploads.
-func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir, outName string,
-	originalMeta vidjob.Meta, took time.Duration, up *outputUploader, early *ffmpeg.OutputProbe, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
+func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir string,
+	enc encoded, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
 	db := w.queue.db
 	req := job.Request
 	dest := req.Transcode.Destination
 	outDir := filepath.Join(dir, "out")
+	outName, up, early, took := enc.name, enc.uploader, enc.early, enc.took
 	outPath := filepath.Join(outDir, outName)
 	if up == nil {
 		up = newOutputUploader(ctx, w.Store, dest, preset, outDir, outName, log)
@@ -477,6 +495,9 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkOutputDuration(enc.source, out); err != nil {
+		return nil, nil, err
+	}
 	up.commit()
 	w.recorder().Transcoded(preset.ID, took, out.Duration)
 	log.Info("transcoded", "preset", preset.ID, "seconds", took.Seconds(), "media_seconds", out.Duration)
@@ -488,7 +509,7 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 	charge := vidjob.NewCharge(job.ID, job.ApplicationID, billed.Milliseconds(), w.PricePerMinute)
 	return &vidjob.Result{
 		JobID:        job.ID,
-		OriginalMeta: originalMeta,
+		OriginalMeta: enc.originalMeta,
 		Video: &vidjob.VideoResult{
 			Meta:            meta,
 			S3URL:           stored.url,
@@ -499,6 +520,32 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 			Objects:         stored.keys,
 		},
 	}, &charge, nil
+}
+
+// checkOutputDuration fails an output much shorter than its source: ffmpeg
+// skips what it cannot decode and still exits 0, so a corrupt source would
+// otherwise "complete" as a fraction of itself, and be billed as one. The
+// output is compared with the source's stream of the same kind (video when
+// the output has video, else audio), and is short when it lacks more than a
+// second and more than a tenth of it: encoder priming, edit lists and frame
+// rate changes move durations by far less. No source (nil) checks nothing.
+func checkOutputDuration(src, out *ffmpeg.Probe) error {
+	if src == nil {
+		return nil
+	}
+	want := src.Duration
+	switch {
+	case out.Video != nil && src.Video != nil && src.Video.Duration > 0:
+		want = src.Video.Duration
+	case out.Video == nil && out.Audio != nil && src.Audio != nil && src.Audio.Duration > 0:
+		want = src.Audio.Duration
+	}
+	got := out.BilledDuration().Seconds()
+	if want <= 0 || math.IsNaN(want) || math.IsInf(want, 0) || got >= want-1 || got >= 0.9*want {
+		return nil
+	}
+	return vidjob.Errorf(vidjob.EUNPROCESSABLE,
+		"Transcoding failed: the output is %.2f s long but the source is %.2f s; the source is probably damaged (ffmpeg could not decode part of it).", got, want)
 }
 
 // overlappedPhases splits the wall time of the output's probe, its
