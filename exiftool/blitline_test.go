@@ -388,3 +388,52 @@ func remux(t *testing.T, src, dst string, opts ...string) string {
 	}
 	return dst
 }
+
+func TestFlatten(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string // exiftool -j -a -G1:4 output for one file
+		want string
+	}{
+		{
+			name: "video track's copy replaces the one taken from the audio track",
+			in: `{"SourceFile":"/x.mp4","QuickTime:HandlerType":"Metadata","Track1:TrackID":1,
+				"Track1:Copy1:HandlerType":"Video Track","Track1:Copy1:HandlerDescription":"VideoHandler",
+				"Track1:Copy1:MediaTimeScale":30000,"Track2:Copy1:TrackID":2,"Track2:Copy2:HandlerType":"Audio Track",
+				"Track2:HandlerDescription":"SoundHandler","Track2:MediaTimeScale":48000,"Track2:Balance":0}`,
+			want: `{"SourceFile":"/x.mp4","HandlerType":"Metadata","TrackID":1,"HandlerDescription":"VideoHandler",
+				"MediaTimeScale":30000,"Balance":0}`,
+		},
+		{
+			name: "the handler that marks the track wins over its data handler",
+			in: `{"Track1:Copy2:HandlerType":"URL","Track1:Copy2:HandlerDescription":"DataHandler",
+				"Track1:Copy1:HandlerType":"Video Track","Track1:Copy1:HandlerDescription":"VideoHandler",
+				"Track2:HandlerType":"URL","Track2:HandlerDescription":"DataHandler",
+				"Track2:Copy3:HandlerType":"Audio Track","Track2:Copy3:HandlerDescription":"SoundHandler"}`,
+			want: `{"HandlerType":"Video Track","HandlerDescription":"VideoHandler"}`,
+		},
+		{
+			name: "the lowest-numbered video track",
+			in: `{"Track3:TrackType":"Video","Track3:CodecID":"V_VP9","Track2:Copy1:TrackType":"Video",
+				"Track2:Copy1:CodecID":"V_MPEG4/ISO/AVC","Track1:Copy2:TrackType":"Audio","Track1:Copy2:CodecID":"A_AAC"}`,
+			want: `{"TrackType":"Video","CodecID":"V_MPEG4/ISO/AVC"}`,
+		},
+		{
+			name: "no video track: exiftool's choice",
+			in:   `{"Track1:Copy1:HandlerType":"Audio Track","Track1:HandlerDescription":"SoundHandler","QuickTime:HandlerType":"Metadata"}`,
+			want: `{"HandlerType":"Metadata","HandlerDescription":"SoundHandler"}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			grouped, err := parse([]byte("[" + tt.in + "]"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := mustJSON(t, flatten(grouped))
+			if !jsonEqual(t, got, []byte(tt.want)) {
+				t.Errorf("got  %s\nwant %s", got, compact(t, tt.want))
+			}
+		})
+	}
+}

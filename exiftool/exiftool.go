@@ -158,8 +158,8 @@ func parse(out []byte) (map[string]any, error) {
 var dropped = []string{"SourceFile", "ExifToolVersion", "FileName", "Directory", "FilePermissions"}
 
 // formerNames are tags that exiftool has renamed since the version Blitline
-// ran, by their current name. Blitline's documented example (exiftool 10.x,
-// 2017) says MovieDataSize and MovieDataOffset; exiftool 11.81 renamed them
+// ran, by their current name. Blitline's documented example (dated 2017, so
+// from an exiftool older than 11.81) says MovieDataSize and MovieDataOffset; exiftool 11.81 renamed them
 // MediaDataSize and MediaDataOffset (its changelog: "Changed names of
 // QuickTime MovieData tags to MediaData"). Clients written against Blitline
 // read the old names, and newer ones the current names, so meta carries both
