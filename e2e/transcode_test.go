@@ -154,8 +154,14 @@ func runReadmeJob(t *testing.T, srv *server, checkURL func(t *testing.T, s3url s
 			t.Errorf("meta has file-system key %s", k)
 		}
 	}
-	if om, _ := res["original_meta"].(map[string]any); om["ImageWidth"] != float64(1280) {
-		t.Errorf("original_meta.ImageWidth = %v", om["ImageWidth"])
+	// Per-track keys describe the video track (the audio track, stored after
+	// it, says SoundHandler), and Blitline's older key names are present.
+	if meta["HandlerDescription"] != "VideoHandler" || meta["MovieDataSize"] == nil || meta["MovieDataSize"] != meta["MediaDataSize"] {
+		t.Errorf("meta HandlerDescription=%v MovieDataSize=%v MediaDataSize=%v, want VideoHandler and one size under both names",
+			meta["HandlerDescription"], meta["MovieDataSize"], meta["MediaDataSize"])
+	}
+	if om, _ := res["original_meta"].(map[string]any); om["ImageWidth"] != float64(1280) || om["HandlerDescription"] != "VideoHandler" {
+		t.Errorf("original_meta ImageWidth=%v HandlerDescription=%v", om["ImageWidth"], om["HandlerDescription"])
 	}
 	if imgs, ok := res["images"].([]any); !ok || len(imgs) != 0 {
 		t.Errorf("images = %v, want []", res["images"])

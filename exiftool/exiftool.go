@@ -45,19 +45,23 @@ type Exiftool struct {
 // commandArgs are the arguments of one exiftool run describing the file at
 // the absolute path abs.
 func commandArgs(abs string) []string {
-	return []string{
-		// -config "" must come first: it stops exiftool loading a user's
-		// ~/.ExifTool_config, which could add or rename tags.
-		"-config", "",
-		"-j",
-		// Reading files over 2 GB is off by default in exiftool 12.x.
-		"-api", "LargeFileSupport=1",
-		"--", abs,
-	}
+	// -config "" must come first: it stops exiftool loading a user's
+	// ~/.ExifTool_config, which could add or rename tags.
+	args := append([]string{"-config", ""}, requestArgs()...)
+	return append(args, "--", abs)
+}
+
+// requestArgs are the options of one description, the same for a one-shot
+// run and for a request to a resident process.
+func requestArgs() []string {
+	args := append([]string{"-j"}, readOptions...)
+	// Reading files over 2 GB is off by default in exiftool 12.x.
+	return append(args, "-api", "LargeFileSupport=1")
 }
 
 // Meta describes the file at path as exiftool prints it (default, human-readable
-// print conversion), normalised as Blitline's results were: see Normalize.
+// print conversion), with a video's per-track tags taken from its video track
+// (see flatten), normalised as Blitline's results were: see Normalize.
 //
 // A file that exiftool cannot read (for example "Unknown file type") gives an
 // EUNPROCESSABLE error; a missing exiftool or a failed run gives a plain error.
@@ -105,13 +109,14 @@ func (e *Exiftool) Meta(ctx context.Context, path string) (vidjob.Meta, error) {
 	}
 	// exiftool exits 1 for files it cannot identify but still prints JSON with
 	// an "Error" tag, so the output is parsed before the exit status is judged.
-	raw, parseErr := parse(stdout.Bytes())
+	grouped, parseErr := parse(stdout.Bytes())
 	if parseErr != nil {
 		if runErr != nil {
 			return nil, fmt.Errorf("exiftool %s: %w: %s", abs, runErr, strings.TrimSpace(stderr.String()))
 		}
 		return nil, fmt.Errorf("exiftool %s: %w", abs, parseErr)
 	}
+	raw := flatten(grouped)
 	if msg, ok := raw["Error"].(string); ok {
 		return nil, vidjob.WrapError(vidjob.EUNPROCESSABLE,
 			fmt.Errorf("exiftool %s: %s (%v)", abs, msg, runErr),
@@ -152,14 +157,35 @@ func parse(out []byte) (map[string]any, error) {
 // itself rather than the media; Blitline's results left them out.
 var dropped = []string{"SourceFile", "ExifToolVersion", "FileName", "Directory", "FilePermissions"}
 
-// Normalize turns one file's exiftool -json object into Blitline's meta shape:
-// it drops SourceFile, ExifToolVersion, FileName, Directory and
+// formerNames are tags that exiftool has renamed since the version Blitline
+// ran, by their current name. Blitline's documented example (dated 2017, so
+// from an exiftool older than 11.81) says MovieDataSize and MovieDataOffset; exiftool 11.81 renamed them
+// MediaDataSize and MediaDataOffset (its changelog: "Changed names of
+// QuickTime MovieData tags to MediaData"). Clients written against Blitline
+// read the old names, and newer ones the current names, so meta carries both
+// with the same value. Every other key of that example still has its name in
+// exiftool 12.57 (TestMetaMatchesBlitlinesExample checks them all).
+var formerNames = []struct{ current, former string }{
+	{"MediaDataSize", "MovieDataSize"},
+	{"MediaDataOffset", "MovieDataOffset"},
+}
+
+// Normalize turns one file's flat exiftool -json object into Blitline's meta
+// shape: it drops SourceFile, ExifToolVersion, FileName, Directory and
 // FilePermissions; rewrites dates as "2006-01-02 15:04:05 -0700" (see
-// NormalizeDate); turns zero dates into false; and keeps everything else as
-// exiftool printed it. raw is modified and returned.
+// NormalizeDate); turns zero dates into false; adds the former name of each
+// renamed tag beside its current one (see formerNames); and keeps everything
+// else as exiftool printed it. raw is modified and returned.
 func Normalize(raw map[string]any) vidjob.Meta {
 	for _, k := range dropped {
 		delete(raw, k)
+	}
+	for _, n := range formerNames {
+		if v, ok := raw[n.current]; ok {
+			if _, taken := raw[n.former]; !taken {
+				raw[n.former] = v
+			}
+		}
 	}
 	for k, v := range raw {
 		raw[k] = normalizeValue(v)

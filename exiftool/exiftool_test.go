@@ -69,8 +69,18 @@ func TestNormalize(t *testing.T) {
 			name: "numbers stay exact",
 			in: `{"VideoFrameRate":29.97,"MediaDataSize":11055135,"Megapixels":0.922,"Big":12345678901234567890,
 				"Rotation":0,"PreferredRate":1}`,
-			want: `{"VideoFrameRate":29.97,"MediaDataSize":11055135,"Megapixels":0.922,"Big":12345678901234567890,
-				"Rotation":0,"PreferredRate":1}`,
+			want: `{"VideoFrameRate":29.97,"MediaDataSize":11055135,"MovieDataSize":11055135,"Megapixels":0.922,
+				"Big":12345678901234567890,"Rotation":0,"PreferredRate":1}`,
+		},
+		{
+			name: "renamed tags under both names",
+			in:   `{"MediaDataSize":11055135,"MediaDataOffset":31086}`,
+			want: `{"MediaDataSize":11055135,"MovieDataSize":11055135,"MediaDataOffset":31086,"MovieDataOffset":31086}`,
+		},
+		{
+			name: "a former name exiftool printed itself is kept",
+			in:   `{"MediaDataSize":1,"MovieDataSize":2}`,
+			want: `{"MediaDataSize":1,"MovieDataSize":2}`,
 		},
 		{
 			name: "lists and structures",

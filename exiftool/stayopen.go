@@ -106,10 +106,11 @@ func (r *Resident) Meta(ctx context.Context, path string) (vidjob.Meta, error) {
 		return nil, fmt.Errorf("exiftool %s: %w", abs, err)
 	}
 	r.idle <- p
-	raw, err := parse(out)
+	grouped, err := parse(out)
 	if err != nil {
 		return nil, fmt.Errorf("exiftool %s: %w: %s", abs, err, stderr)
 	}
+	raw := flatten(grouped)
 	if msg, ok := raw["Error"].(string); ok {
 		return nil, vidjob.WrapError(vidjob.EUNPROCESSABLE, fmt.Errorf("exiftool %s: %s", abs, msg),
 			"The file's metadata could not be read: %s.", strings.TrimSuffix(msg, "."))
@@ -157,7 +158,7 @@ func (p *resident) describe(ctx context.Context, abs string) ([]byte, string, er
 	p.stderr.Reset()
 	// No "--" here: in an argument file it would make "-execute" a file name.
 	// abs is absolute, so it starts with "/" and cannot be read as an option.
-	req := strings.Join([]string{"-j", "-api", "LargeFileSupport=1", abs, "-execute"}, "\n") + "\n"
+	req := strings.Join(append(requestArgs(), abs, "-execute"), "\n") + "\n"
 	if _, err := io.WriteString(p.stdin, req); err != nil {
 		return nil, "", fmt.Errorf("send request: %w", err)
 	}
