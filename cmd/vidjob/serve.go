@@ -20,7 +20,7 @@ type ServeCmd struct {
 	Listen            string        `help:"Address to listen on." default:"127.0.0.1:8080" env:"VIDJOB_LISTEN"`
 	Workers           int           `help:"Transcodes run at once in this process; 0 runs none (API only); -1 picks one per two cores." default:"-1" env:"VIDJOB_WORKERS"`
 	ListenRequiresApp bool          `help:"Make GET /listen/{job_id} answer only the job's application (X-Application-Id header or application_id parameter), as /jobs does. Off: the job ID alone is enough, as on Blitline, whose clients send nothing else." env:"VIDJOB_LISTEN_REQUIRES_APP"`
-	ListenKeepAlive   time.Duration `help:"How long a held GET /listen stays silent: after it the answer is committed as 200 and a space is written at this interval until the results follow, so proxies and client read timeouts do not cut the wait." default:"3s" env:"VIDJOB_LISTEN_KEEPALIVE"`
+	ListenKeepAlive   time.Duration `name:"listen-keepalive" help:"How long a held GET /listen stays silent: after it the answer is committed as 200 and a space is written at this interval until the results follow, so proxies and client read timeouts do not cut the wait." default:"3s" env:"VIDJOB_LISTEN_KEEPALIVE"`
 	MaxListeners      int           `help:"GET /listen requests held at once by this server; past it a request for a job still running gets 503 with Retry-After." default:"512" env:"VIDJOB_MAX_LISTENERS"`
 	// Deprecated flags, accepted so that existing start-up scripts still
 	// start; each logs a warning.
