@@ -25,10 +25,9 @@ const (
 	DefaultMaxListeners = 512
 	// MaxListenTimeout is the largest ?timeout= a client may ask for.
 	MaxListenTimeout = 10 * time.Minute
-	// listenWriteGrace is how long one write of a held /listen may take
-	// before the connection is given up; the server's WriteTimeout does not
-	// apply to /listen, whose answer may come hours after the request.
-	listenWriteGrace = time.Minute
+	// DefaultListenWriteTimeout is how long one write of a held /listen may
+	// take before the connection is given up.
+	DefaultListenWriteTimeout = time.Minute
 )
 
 // listenPending is the early answer (HTTP 202) for a job that has not ended.
@@ -82,16 +81,14 @@ func (s *Server) getListen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := &heldListen{s: s, w: w, r: r, rc: http.NewResponseController(w), job: job, done: done}
-	// Once past, the server's read deadline ends the request's context and
-	// its write deadline fails the answer: neither may cut a long hold. The
-	// client going away still ends the context.
-	l.rc.SetReadDeadline(time.Time{})
+	// The server's WriteTimeout, counted from the request, would fail the
+	// answer of a long hold: each write gets its own deadline instead.
 	if hasEarly {
-		l.rc.SetWriteDeadline(time.Now().Add(early + listenWriteGrace))
+		l.rc.SetWriteDeadline(time.Now().Add(early + s.listenWriteTimeout()))
 		l.wait(time.NewTimer(early).C, nil)
 		return
 	}
-	l.rc.SetWriteDeadline(time.Now().Add(s.ListenKeepAlive + listenWriteGrace))
+	l.rc.SetWriteDeadline(time.Now().Add(s.ListenKeepAlive + s.listenWriteTimeout()))
 	keep := time.NewTicker(s.ListenKeepAlive)
 	defer keep.Stop()
 	l.wait(nil, keep.C)
@@ -163,7 +160,7 @@ func (l *heldListen) wait(giveUp <-chan time.Time, keepAlive <-chan time.Time) {
 		}
 		l.job = latest
 		if ended(l.job) {
-			l.rc.SetWriteDeadline(time.Now().Add(listenWriteGrace))
+			l.rc.SetWriteDeadline(time.Now().Add(s.listenWriteTimeout()))
 			s.writeResults(l.w, r, l.job, l.committed)
 			return
 		}
@@ -183,7 +180,7 @@ func (l *heldListen) keepAlive() bool {
 		l.w.WriteHeader(http.StatusOK)
 		l.committed = true
 	}
-	l.rc.SetWriteDeadline(time.Now().Add(l.s.ListenKeepAlive + listenWriteGrace))
+	l.rc.SetWriteDeadline(time.Now().Add(l.s.ListenKeepAlive + l.s.listenWriteTimeout()))
 	if _, err := l.w.Write([]byte{' '}); err != nil {
 		return false
 	}
@@ -255,6 +252,14 @@ func listenTimeout(q url.Values) (time.Duration, bool, error) {
 
 // ended reports whether a job's results can be answered.
 func ended(job *vidjob.Job) bool { return job.State.Done() && job.Result != nil }
+
+// listenWriteTimeout is ListenWriteTimeout or its default.
+func (s *Server) listenWriteTimeout() time.Duration {
+	if s.ListenWriteTimeout > 0 {
+		return s.ListenWriteTimeout
+	}
+	return DefaultListenWriteTimeout
+}
 
 // listeners is the semaphore of held /listen requests, made on first use.
 func (s *Server) listeners() chan struct{} {

@@ -123,10 +123,12 @@ func results(t *testing.T, body string) map[string]any {
 
 // TestListenHoldsUntilTheJobEndsPastTheServerTimeouts: with the job ID alone,
 // as Blitline's clients send it, /listen holds past the server's read and
-// write timeouts (1 s here), commits 200 and writes spaces, then the results.
-// Before, the same request was answered 401.
+// write timeouts (1 s here) and past its own bound on one write (500 ms),
+// commits 200 and writes spaces, then the results. Before, the same request
+// was answered 401.
 func TestListenHoldsUntilTheJobEndsPastTheServerTimeouts(t *testing.T) {
-	f := newListenFixture(t, ServerLimits{ReadTimeout: time.Second, WriteTimeout: time.Second}, nil)
+	f := newListenFixture(t, ServerLimits{ReadTimeout: time.Second, WriteTimeout: time.Second},
+		func(s *Server) { s.ListenWriteTimeout = 500 * time.Millisecond })
 	f.running(t, "1job")
 	go func() {
 		time.Sleep(3 * time.Second)

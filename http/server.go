@@ -81,6 +81,10 @@ type Server struct {
 	// MaxListeners bounds the /listen requests held at once; past it a
 	// request for an unfinished job gets 503. Default 512.
 	MaxListeners int
+	// ListenWriteTimeout bounds each write of a held /listen, in place of
+	// the server's WriteTimeout, which counts from the request and so would
+	// cut a long hold. Default 1 min.
+	ListenWriteTimeout time.Duration
 	// RecheckInterval is how often a waiting /listen re-reads the database, for
 	// jobs finished by another process; default 2 s.
 	RecheckInterval time.Duration
