@@ -20,7 +20,7 @@ TEST_TIMEOUT ?= 30m
 # busy machine only makes the run slower. Longer runs: make fuzz FUZZTIME=2000000x
 FUZZTIME ?= 10000x
 
-.PHONY: run build deps tools browser test vet fuzz vulncheck soak bench bench-accel clean
+.PHONY: run build deps tools browser clients test vet fuzz vulncheck soak bench bench-accel clean
 
 ## run: install ffmpeg/exiftool if missing, build, and serve on embedded defaults
 run: deps build
@@ -44,6 +44,10 @@ vet:
 browser:
 	@scripts/install-browser.sh >/dev/null
 
+## clients: install Blitline's Node client (npm ci) and the JSON parsers of the other clients' languages
+clients:
+	@scripts/install-clients.sh
+
 ## fuzz: run each fuzz target for FUZZTIME on top of its seed corpus in testdata/fuzz
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJobs$$' -fuzztime $(FUZZTIME) ./blitline
@@ -55,7 +59,7 @@ vulncheck: tools
 	@scripts/vulncheck.sh
 
 ## test: everything: unit, conformance and end-to-end tests with real ffmpeg, S3, HTTP and a headless browser
-test: deps tools browser vet vulncheck fuzz
+test: deps tools browser clients vet vulncheck fuzz
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 ## soak: 1,000 jobs through API server and worker restarts on PostgreSQL (minutes; CI runs it)

@@ -44,16 +44,23 @@ type Request struct {
 	Src             string            `json:"src"`
 	PostbackURL     string            `json:"postback_url,omitempty"`
 	PostbackHeaders map[string]string `json:"postback_headers,omitempty"`
-	// Version is the client's "v"; postbacks for v ≤ 1.17 are form-encoded.
+	// Version is the client's "v"; postbacks for v ≤ 1.17 are form-encoded
+	// unless ContentTypeJSON.
 	Version float64 `json:"v,omitempty"`
+	// ContentTypeJSON is Blitline's content_type_json: the client of an old
+	// API version asks for a JSON postback instead of the form field.
+	ContentTypeJSON bool `json:"content_type_json,omitempty"`
 	// WaitRetryDelay is the seconds to wait before retrying a failed attempt.
 	WaitRetryDelay int       `json:"wait_retry_delay"`
 	Transcode      Transcode `json:"transcode"`
 }
 
 // FormPostback reports whether the client expects Blitline's legacy form-encoded
-// postback (results=<json>) rather than a JSON body.
-func (r Request) FormPostback() bool { return r.Version != 0 && r.Version <= 1.17 }
+// postback (results=<json>) rather than a JSON body: Blitline sent the form
+// to clients of v 1.17 and older unless they set content_type_json.
+func (r Request) FormPostback() bool {
+	return r.Version != 0 && r.Version <= 1.17 && !r.ContentTypeJSON
+}
 
 // Transcode names the preset to apply and where the output goes.
 type Transcode struct {

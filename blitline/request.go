@@ -39,6 +39,10 @@ type Limits struct {
 // multi reports whether the client sent an array and so expects an array back.
 // A request that cannot be read at all returns err; per-job problems are in each
 // Submission's Err. The caller limits the body's size.
+//
+// A job without application_id takes the request's application_id query
+// parameter, where some clients (detailnet/blitline for PHP) send it; a job
+// that names its own keeps it.
 func DecodeRequest(r *http.Request, limits Limits) (subs []Submission, multi bool, err error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -49,7 +53,7 @@ func DecodeRequest(r *http.Request, limits Limits) (subs []Submission, multi boo
 	if err != nil {
 		return nil, false, err
 	}
-	return DecodeJobs(raw, limits)
+	return decodeJobs(raw, limits, strings.TrimSpace(r.URL.Query().Get("application_id")))
 }
 
 // jobsPayload finds the JSON that holds the job(s) in a request body.
@@ -100,6 +104,12 @@ func jobsPayload(mediaType string, body []byte) (json.RawMessage, error) {
 
 // DecodeJobs decodes one job object or an array of them.
 func DecodeJobs(raw json.RawMessage, limits Limits) (subs []Submission, multi bool, err error) {
+	return decodeJobs(raw, limits, "")
+}
+
+// decodeJobs is DecodeJobs with the application ID that jobs naming none
+// take.
+func decodeJobs(raw json.RawMessage, limits Limits, defaultApp string) (subs []Submission, multi bool, err error) {
 	maxJobs := limits.MaxJobs
 	if maxJobs <= 0 {
 		maxJobs = 100
@@ -131,7 +141,7 @@ func DecodeJobs(raw json.RawMessage, limits Limits) (subs []Submission, multi bo
 	}
 	subs = make([]Submission, len(items))
 	for i, item := range items {
-		subs[i] = decodeJob(item)
+		subs[i] = decodeJob(item, defaultApp)
 	}
 	return subs, multi, nil
 }
@@ -149,6 +159,7 @@ type wireJob struct {
 	V               json.RawMessage   `json:"v"`
 	PostbackURL     string            `json:"postback_url"`
 	PostbackHeaders map[string]string `json:"postback_headers"`
+	ContentTypeJSON json.RawMessage   `json:"content_type_json"`
 	RetryPostback   json.RawMessage   `json:"retry_postback"`
 	WaitRetryDelay  json.RawMessage   `json:"wait_retry_delay"`
 	PreProcess      json.RawMessage   `json:"pre_process"`
@@ -167,7 +178,7 @@ type wireS3Destination struct {
 	Headers map[string]string `json:"headers"`
 }
 
-func decodeJob(raw json.RawMessage) (sub Submission) {
+func decodeJob(raw json.RawMessage, defaultApp string) (sub Submission) {
 	var w wireJob
 	if err := json.Unmarshal(raw, &w); err != nil {
 		sub.Err = invalidJSON(err)
@@ -180,7 +191,10 @@ func decodeJob(raw json.RawMessage) (sub Submission) {
 	}
 	sub.ApplicationID = strings.TrimSpace(appID)
 	if sub.ApplicationID == "" {
-		sub.Err = vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is required; put it in the job's application_id field.")
+		sub.ApplicationID = defaultApp
+	}
+	if sub.ApplicationID == "" {
+		sub.Err = vidjob.Errorf(vidjob.EUNAUTHORIZED, "Your application ID is required; put it in the job's application_id field (or the application_id query parameter).")
 		return sub
 	}
 	req, err := decodeRequest(&w)
@@ -245,6 +259,11 @@ func decodeRequest(w *wireJob) (vidjob.Request, error) {
 		}
 	}
 	req.PostbackHeaders = w.PostbackHeaders
+	asJSON, ok := jsonBool(w.ContentTypeJSON)
+	if !ok {
+		return req, vidjob.Errorf(vidjob.EINVALID, "content_type_json must be true or false.")
+	}
+	req.ContentTypeJSON = asJSON
 	req.WaitRetryDelay = 5
 	if d := bytes.TrimSpace(w.WaitRetryDelay); len(d) > 0 && string(d) != "null" {
 		f, err := jsonNumber(d)
@@ -427,6 +446,29 @@ func jsonString(raw json.RawMessage) (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// jsonBool reads a JSON boolean, or a string "true" or "false" as clients
+// that build jobs from strings send; absent and null read as false.
+func jsonBool(raw json.RawMessage) (bool, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return false, true
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err == nil {
+		return b, true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true":
+			return true, true
+		case "false", "":
+			return false, true
+		}
+	}
+	return false, false
 }
 
 // jsonScalar reads a JSON string or number as text, since clients send

@@ -227,6 +227,105 @@ func TestDecodeReadsClientVariations(t *testing.T) {
 	}
 }
 
+// TestDecodeTakesApplicationIDFromTheQuery: a job without application_id
+// takes the request's ?application_id= (detailnet/blitline for PHP sends it
+// only there), in every body shape; a job that names its own keeps it.
+func TestDecodeTakesApplicationIDFromTheQuery(t *testing.T) {
+	bare := strings.Replace(exampleJob, `"application_id": "APP_ID",`, "", 1)
+	if strings.Contains(bare, "application_id") {
+		t.Fatal("the job still names an application")
+	}
+	shapes := []struct {
+		name, contentType string
+		body              func(job string) string
+	}{
+		{"form field json with one job", "application/x-www-form-urlencoded", func(j string) string { return url.Values{"json": {j}}.Encode() }},
+		{"form field json with an array", "application/x-www-form-urlencoded", func(j string) string { return url.Values{"json": {"[" + j + "]"}}.Encode() }},
+		{"JSON body {json: [...]}", "application/json", func(j string) string { return `{"json": [` + j + `]}` }},
+		{"JSON body {json: \"<string>\"}", "application/json", func(j string) string { return `{"json": ` + strconvQuote(j) + `}` }},
+		{"JSON body that is the job", "application/json", func(j string) string { return j }},
+		{"JSON body that is an array", "application/json", func(j string) string { return "[" + j + "]" }},
+	}
+	for _, sh := range shapes {
+		t.Run(sh.name, func(t *testing.T) {
+			for _, c := range []struct {
+				job, query, want string
+			}{
+				{bare, "?application_id=FROM_QUERY", "FROM_QUERY"},
+				{bare, "?application_id=%20FROM_QUERY%20", "FROM_QUERY"},
+				{exampleJob, "?application_id=FROM_QUERY", "APP_ID"}, // the body wins
+				{exampleJob, "", "APP_ID"},
+				{strings.Replace(exampleJob, `"APP_ID"`, `""`, 1), "?application_id=FROM_QUERY", "FROM_QUERY"},
+			} {
+				r := httptest.NewRequest("POST", "/job"+c.query, strings.NewReader(sh.body(c.job)))
+				r.Header.Set("Content-Type", sh.contentType)
+				subs, _, err := DecodeRequest(r, Limits{})
+				if err != nil || len(subs) != 1 || subs[0].Err != nil {
+					t.Fatalf("query %q: %v %+v", c.query, err, subs)
+				}
+				if subs[0].ApplicationID != c.want {
+					t.Errorf("query %q: application_id = %q, want %q", c.query, subs[0].ApplicationID, c.want)
+				}
+			}
+			// Neither: the error says both places.
+			r := httptest.NewRequest("POST", "/job", strings.NewReader(sh.body(bare)))
+			r.Header.Set("Content-Type", sh.contentType)
+			subs, _, _ := DecodeRequest(r, Limits{})
+			if len(subs) != 1 || vidjob.ErrorCode(subs[0].Err) != vidjob.EUNAUTHORIZED ||
+				vidjob.ErrorMessage(subs[0].Err) != "Your application ID is required; put it in the job's application_id field (or the application_id query parameter)." {
+				t.Errorf("no application anywhere: %+v", subs)
+			}
+		})
+	}
+}
+
+// TestDecodeReadsContentTypeJSON: content_type_json turns a v 1.17 job's
+// postback into JSON, as Blitline documented; clients send a boolean (some a
+// string).
+func TestDecodeReadsContentTypeJSON(t *testing.T) {
+	for _, c := range []struct {
+		v        any
+		value    any // nil: absent
+		wantForm bool
+	}{
+		{1.17, true, false},
+		{"1.17", "true", false},
+		{1.17, false, true},
+		{1.17, nil, true},
+		{1.0, true, false},
+		{1.22, false, false},
+		{1.22, nil, false},
+	} {
+		body := mutate(t, func(j map[string]any) {
+			j["v"] = c.v
+			if c.value != nil {
+				j["content_type_json"] = c.value
+			}
+		})
+		subs, _, err := decode(t, "application/json", body)
+		if err != nil || subs[0].Err != nil {
+			t.Fatal(err, subs[0].Err)
+		}
+		if got := subs[0].Request.FormPostback(); got != c.wantForm {
+			t.Errorf("v %v, content_type_json %v: form postback %v, want %v", c.v, c.value, got, c.wantForm)
+		}
+		// It survives storage (the request is stored as JSON).
+		raw, _ := json.Marshal(subs[0].Request)
+		var back vidjob.Request
+		json.Unmarshal(raw, &back)
+		if back.FormPostback() != c.wantForm {
+			t.Errorf("v %v, content_type_json %v: after a round trip through JSON the postback changes: %s", c.v, c.value, raw)
+		}
+	}
+	for _, bad := range []any{"yes", 1, map[string]any{}} {
+		body := mutate(t, func(j map[string]any) { j["content_type_json"] = bad })
+		subs, _, _ := decode(t, "application/json", body)
+		if vidjob.ErrorMessage(subs[0].Err) != "content_type_json must be true or false." {
+			t.Errorf("content_type_json %v: %v", bad, subs[0].Err)
+		}
+	}
+}
+
 func FuzzDecodeJobs(f *testing.F) {
 	f.Add(exampleJob)
 	f.Add("[" + exampleJob + "]")

@@ -32,7 +32,7 @@ func TestBadSubmissionsAreRefusedWithSpecificErrors(t *testing.T) {
 	}{
 		{"invalid JSON", "application/json", `{"application_id": `, 400, "The job is not valid JSON: unexpected end of JSON input."},
 		{"unknown application", "application/json", swap(srv.AppID, "no-such-app"), 401, "Your application ID is not known; check the application_id field."},
-		{"missing application", "application/json", swap(`"application_id": "`+srv.AppID+`",`, ""), 401, "Your application ID is required; put it in the job's application_id field."},
+		{"missing application", "application/json", swap(`"application_id": "`+srv.AppID+`",`, ""), 401, "Your application ID is required; put it in the job's application_id field (or the application_id query parameter)."},
 		{"missing src", "application/json", swap(`"src": "https://example.com/squirrel.mp4",`, ""), 400, "src is required: the URL of the source video."},
 		{"src not http", "application/json", swap("https://example.com/squirrel.mp4", "ftp://example.com/squirrel.mp4"), 400, "src must be an http or https URL, not ftp."},
 		{"unknown preset", "application/json", swap("System preset generic 720p", "System preset generic 8K"), 422, `Unknown preset_id "System preset generic 8K"`},

@@ -69,7 +69,9 @@ func small(t *testing.T) string {
 }
 
 // TestTenantIsolation: an application reads only its own jobs and usage; a
-// job ID alone reads nothing unless the operator turns on the open /listen.
+// job ID alone reads its results on /listen, as on Blitline, and nothing
+// else, unless the operator requires the application there too
+// (--listen-requires-app).
 func TestTenantIsolation(t *testing.T) {
 	srv := startServer(t)
 	other := vidjobCLI(t, srv, "apps", "create", "other")
@@ -84,15 +86,18 @@ func TestTenantIsolation(t *testing.T) {
 		if status, out := srv.getAs(t, other, path+"?application_id="+srv.AppID); status != 404 {
 			t.Errorf("%s with the header of one application and the parameter of another: HTTP %d %v, want the header to win", path, status, brief(out))
 		}
-		if status, out := srv.getAs(t, "", path); status != 401 || !strings.Contains(fmt.Sprint(out), "X-Application-Id") {
-			t.Errorf("%s without an application: HTTP %d %v, want 401 saying how to identify", path, status, brief(out))
-		}
 		if status, _ := srv.getAs(t, "", path+"?application_id="+srv.AppID); status != 200 {
 			t.Errorf("%s?application_id= as the owner: HTTP %d", path, status)
 		}
 		if status, _ := srv.getAs(t, "not-an-app", path); status != 401 {
 			t.Errorf("%s as an unknown application: HTTP %d, want 401", path, status)
 		}
+	}
+	if status, out := srv.getAs(t, "", "/jobs/"+id); status != 401 || !strings.Contains(fmt.Sprint(out), "X-Application-Id") {
+		t.Errorf("/jobs without an application: HTTP %d %v, want 401 saying how to identify", status, brief(out))
+	}
+	if status, out := srv.getAs(t, "", "/listen/"+id); status != 200 || out["results"] == nil {
+		t.Errorf("/listen with the job ID alone: HTTP %d %v, want the results", status, brief(out))
 	}
 	if _, out := srv.getAs(t, other, "/usage"); out["jobs"] != float64(0) || out["application_id"] != other {
 		t.Errorf("/usage as the other application: %v, want its own zero", out)
@@ -101,14 +106,14 @@ func TestTenantIsolation(t *testing.T) {
 		t.Errorf("/usage as the owner: %v, want 1 job", out)
 	}
 
-	open := startServer(t, "--open-listen")
-	id = open.submit(t, smallJob(open.AppID, small(t), "", "bucket-a"))
-	listen(t, open, id, 2*time.Minute)
-	if status, out := open.getAs(t, "", "/listen/"+id); status != 200 || out["results"] == nil {
-		t.Errorf("open /listen without an application: HTTP %d %v", status, out)
+	strict := startServer(t, "--listen-requires-app")
+	id = strict.submit(t, smallJob(strict.AppID, small(t), "", "bucket-a"))
+	listen(t, strict, id, 2*time.Minute)
+	if status, out := strict.getAs(t, "", "/listen/"+id); status != 401 || !strings.Contains(fmt.Sprint(out), "X-Application-Id") {
+		t.Errorf("/listen without an application under --listen-requires-app: HTTP %d %v, want 401", status, brief(out))
 	}
-	if status, _ := open.getAs(t, "", "/jobs/"+id); status != 401 {
-		t.Errorf("/jobs stays closed with --open-listen: HTTP %d", status)
+	if status, out := strict.getAs(t, strict.AppID, "/listen/"+id); status != 200 || out["results"] == nil {
+		t.Errorf("/listen as the owner under --listen-requires-app: HTTP %d %v", status, brief(out))
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -269,17 +270,30 @@ func TestBillingRoundsStartedMinutesUp(t *testing.T) {
 	}
 }
 
-// listen long-polls /listen until the job ends.
+// listen waits on /listen until the job ends, giving up after timeout.
 func listen(t *testing.T, srv *server, jobID string, timeout time.Duration) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		resp, err := srv.rawGet("/listen/" + jobID)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/listen/"+jobID, nil)
+		req.Header.Set("X-Application-Id", srv.AppID)
+		resp, err := http.DefaultClient.Do(req)
+		if ctx.Err() != nil {
+			break
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			t.Fatalf("/listen/%s: %v", jobID, err)
+		}
 		switch resp.StatusCode {
 		case 200:
 			return results(t, body)

@@ -67,11 +67,24 @@ type Server struct {
 	MaxBodyBytes int64
 	// MaxJobsPerRequest bounds a job array; default 100.
 	MaxJobsPerRequest int
-	// ListenTimeout is how long /listen waits before answering 202; default 60 s.
-	ListenTimeout time.Duration
-	// OpenListen lets GET /listen/{id} answer with the job id alone, as
-	// Blitline's did; by default the caller must name the job's application.
-	OpenListen bool
+	// ListenRequiresApp makes GET /listen/{id} answer only the job's
+	// application (X-Application-Id or application_id), as GET /jobs/{id}
+	// does. Off by default: the job ID is the credential, as on Blitline,
+	// whose clients send nothing else.
+	ListenRequiresApp bool
+	// ListenKeepAlive is how long a held /listen stays silent: after it the
+	// answer is committed as 200 and a space is written every ListenKeepAlive
+	// until the results follow, so that proxies and clients with a read
+	// timeout keep the connection. Default 3 s, below the shortest read
+	// timeout of the Blitline clients (5 s).
+	ListenKeepAlive time.Duration
+	// MaxListeners bounds the /listen requests held at once; past it a
+	// request for an unfinished job gets 503. Default 512.
+	MaxListeners int
+	// ListenWriteTimeout bounds each write of a held /listen, in place of
+	// the server's WriteTimeout, which counts from the request and so would
+	// cut a long hold. Default 1 min.
+	ListenWriteTimeout time.Duration
 	// RecheckInterval is how often a waiting /listen re-reads the database, for
 	// jobs finished by another process; default 2 s.
 	RecheckInterval time.Duration
@@ -90,6 +103,9 @@ type Server struct {
 	slots     chan struct{}
 	stopOnce  sync.Once
 	stop      chan struct{}
+
+	listenOnce  sync.Once
+	listenSlots chan struct{}
 }
 
 // Handler returns the routed API.
@@ -97,8 +113,11 @@ func (s *Server) Handler() http.Handler {
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = 1 << 20
 	}
-	if s.ListenTimeout == 0 {
-		s.ListenTimeout = 60 * time.Second
+	if s.ListenKeepAlive == 0 {
+		s.ListenKeepAlive = DefaultListenKeepAlive
+	}
+	if s.MaxListeners == 0 {
+		s.MaxListeners = DefaultMaxListeners
 	}
 	if s.RecheckInterval == 0 {
 		s.RecheckInterval = 2 * time.Second
@@ -270,71 +289,6 @@ func (s *Server) accept(ctx context.Context, sub blitline.Submission) (*vidjob.J
 		}
 	}
 	return s.Submitter.Submit(ctx, sub.ApplicationID, sub.Request)
-}
-
-// listenPending is /listen's answer when the job has not ended in time.
-type listenPending struct {
-	JobID    string  `json:"job_id"`
-	State    string  `json:"state"`
-	Progress float64 `json:"progress"`
-}
-
-// getListen waits until the job ends and answers with its results, or answers
-// 202 with its state after ListenTimeout so that the client polls again.
-func (s *Server) getListen(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "jobID")
-	var caller *vidjob.Application
-	if !s.OpenListen {
-		app, err := s.caller(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		caller = app
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.ListenTimeout)
-	defer cancel()
-	done, stop := s.Waiter.Wait(id)
-	defer stop()
-	recheck := time.NewTicker(s.RecheckInterval)
-	defer recheck.Stop()
-	for {
-		job, err := s.findOwnJob(r.Context(), caller, id)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if job.State.Done() && job.Result != nil {
-			body, err := blitline.ResultJSON(job.Result)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			w.Write(body)
-			return
-		}
-		select {
-		case <-done:
-			// Re-read below; the hub only tells that something changed.
-			done = nil
-		case <-recheck.C:
-		case <-ctx.Done():
-			if r.Context().Err() != nil {
-				return // the client went away
-			}
-			// Read once more so that the answer tells where the job is now.
-			if latest, err := s.Store.FindJob(r.Context(), id); err == nil {
-				job = latest
-			}
-			if job.State.Done() && job.Result != nil {
-				continue
-			}
-			writeJSON(w, http.StatusAccepted, blitline.Envelope{Results: listenPending{JobID: job.ID, State: string(job.State), Progress: job.Progress}})
-			return
-		}
-	}
 }
 
 // jobStatus is GET /jobs/{id}'s answer.

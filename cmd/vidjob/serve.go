@@ -17,15 +17,23 @@ import (
 // ServeCmd runs the API server and, unless --workers 0, the transcoding workers.
 type ServeCmd struct {
 	WorkerFlags
-	Listen        string        `help:"Address to listen on." default:"127.0.0.1:8080" env:"VIDJOB_LISTEN"`
-	Workers       int           `help:"Transcodes run at once in this process; 0 runs none (API only); -1 picks one per two cores." default:"-1" env:"VIDJOB_WORKERS"`
-	ListenTimeout time.Duration `help:"How long GET /listen waits for a job to end before answering 202." default:"60s" env:"VIDJOB_LISTEN_TIMEOUT"`
-	OpenListen    bool          `help:"Let GET /listen/{job_id} answer without the job's application ID, as Blitline's did (job IDs are unguessable, but anyone holding one can read the results)." env:"VIDJOB_OPEN_LISTEN"`
+	Listen            string        `help:"Address to listen on." default:"127.0.0.1:8080" env:"VIDJOB_LISTEN"`
+	Workers           int           `help:"Transcodes run at once in this process; 0 runs none (API only); -1 picks one per two cores." default:"-1" env:"VIDJOB_WORKERS"`
+	ListenRequiresApp bool          `help:"Make GET /listen/{job_id} answer only the job's application (X-Application-Id header or application_id parameter), as /jobs does. Off: the job ID alone is enough, as on Blitline, whose clients send nothing else." env:"VIDJOB_LISTEN_REQUIRES_APP"`
+	ListenKeepAlive   time.Duration `name:"listen-keepalive" help:"How long a held GET /listen stays silent: after it the answer is committed as 200 and a space is written at this interval until the results follow, so proxies and client read timeouts do not cut the wait." default:"3s" env:"VIDJOB_LISTEN_KEEPALIVE"`
+	MaxListeners      int           `help:"GET /listen requests held at once by this server; past it a request for a job still running gets 503 with Retry-After." default:"512" env:"VIDJOB_MAX_LISTENERS"`
+	// Deprecated flags, accepted so that existing start-up scripts still
+	// start; each logs a warning.
+	OpenListen    bool          `hidden:"" help:"Deprecated: the job ID alone is enough by default; see --listen-requires-app." env:"VIDJOB_OPEN_LISTEN"`
+	ListenTimeout time.Duration `hidden:"" help:"Deprecated and ignored: GET /listen holds until the job ends; clients that want an early answer ask with ?timeout=SECONDS." env:"VIDJOB_LISTEN_TIMEOUT"`
 	AdminToken    string        `help:"Token for the dashboard and /metrics; empty uses DATA/admin-token, made at first start." env:"VIDJOB_ADMIN_TOKEN"`
 }
 
 // Run serves until ctx is cancelled (SIGINT or SIGTERM).
 func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
+	if err := c.checkListenFlags(logger); err != nil {
+		return err
+	}
 	listener, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
@@ -54,23 +62,24 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	}
 
 	api := &vidjobhttp.Server{
-		Submitter:  rt.queue,
-		Store:      rt.db,
-		Catalog:    rt.catalog,
-		AppPresets: rt.presets,
-		Waiter:     rt.queue.Hub(),
-		Policy:     rt.policy,
-		OpenListen: c.OpenListen,
-		Objects:    rt.objects,
-		Logger:     logger,
+		Submitter:         rt.queue,
+		Store:             rt.db,
+		Catalog:           rt.catalog,
+		AppPresets:        rt.presets,
+		Waiter:            rt.queue.Hub(),
+		Policy:            rt.policy,
+		ListenRequiresApp: c.ListenRequiresApp,
+		ListenKeepAlive:   c.ListenKeepAlive,
+		MaxListeners:      c.MaxListeners,
+		Objects:           rt.objects,
+		Logger:            logger,
 		// Blitline's limit was 250,000 characters of job JSON; a request may
 		// carry up to 100 jobs of ordinary size.
-		MaxBodyBytes:  1 << 20,
-		ListenTimeout: c.ListenTimeout,
-		Lists:         rt.db,
-		Presets:       rt.catalog,
-		AdminToken:    admin,
-		Metrics:       rt.metrics.Handler(),
+		MaxBodyBytes: 1 << 20,
+		Lists:        rt.db,
+		Presets:      rt.catalog,
+		AdminToken:   admin,
+		Metrics:      rt.metrics.Handler(),
 	}
 	srv := vidjobhttp.NewHTTPServer(api.Handler(), vidjobhttp.ServerLimits{})
 	srv.RegisterOnShutdown(api.StopStreams)
@@ -89,6 +98,27 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	rt.stopQueue(shutdownCtx, logger)
+	return nil
+}
+
+// checkListenFlags refuses /listen settings that cannot work and warns of
+// the deprecated ones.
+func (c *ServeCmd) checkListenFlags(logger *slog.Logger) error {
+	if c.OpenListen && c.ListenRequiresApp {
+		return fmt.Errorf("--open-listen and --listen-requires-app contradict each other; drop --open-listen (deprecated: the job ID alone is enough by default)")
+	}
+	if c.OpenListen {
+		logger.Warn("--open-listen is deprecated and does nothing: GET /listen needs only the job ID by default (--listen-requires-app restores the strict model)")
+	}
+	if c.ListenTimeout != 0 {
+		logger.Warn("--listen-timeout is deprecated and ignored: GET /listen holds until the job ends; clients that want an early answer ask with ?timeout=SECONDS")
+	}
+	if c.ListenKeepAlive <= 0 {
+		return fmt.Errorf("--listen-keepalive must be positive, not %s", c.ListenKeepAlive)
+	}
+	if c.MaxListeners < 1 {
+		return fmt.Errorf("--max-listeners must be at least 1, not %d", c.MaxListeners)
+	}
 	return nil
 }
 
