@@ -14,7 +14,7 @@ func validPreset() *Preset {
 			FrameRate: "auto", MaxFrameRate: "30", SizingPolicy: "ShrinkToFit", PaddingPolicy: "NoPad", KeyframesMaxDist: "90",
 			FixedGOP: "false", MaxReferenceFrames: "3", DisplayAspectRatio: "auto", InterlacedMode: "Progressive",
 			ColorSpaceConversionMode: "None", MaxBitRate: "3000", BufferSize: "6000", ChromaSubsampling: "yuv420p"},
-		Audio: &AudioSettings{Codec: "AAC", Profile: "AAC-LC", SampleRate: "44100", BitRate: "128", Channels: "2", AudioPackingMode: "SingleTrack"},
+		Audio:      &AudioSettings{Codec: "AAC", Profile: "AAC-LC", SampleRate: "44100", BitRate: "128", Channels: "2", AudioPackingMode: "SingleTrack"},
 		Thumbnails: &ThumbnailSettings{Format: "png", Interval: "60", MaxWidth: "192", MaxHeight: "108", SizingPolicy: "ShrinkToFit", PaddingPolicy: "NoPad"},
 		Watermarks: []Watermark{{ID: "logo", MaxWidth: "20%", MaxHeight: "64px", SizingPolicy: "ShrinkToFit", HorizontalAlign: "Right",
 			HorizontalOffset: "10px", VerticalAlign: "Bottom", VerticalOffset: "5.5%", Opacity: "55.5", Target: "Content"}},
@@ -53,7 +53,9 @@ func TestPresetValidateRefusesValuesOutsideETRanges(t *testing.T) {
 		{"signed", func(p *Preset) { p.Audio.Codec, p.Audio.Signed = "pcm", "yes" }, `Audio.CodecOptions.Signed must be one of Signed, Unsigned (got "yes").`},
 		{"video codec", func(p *Preset) { p.Video.Codec = "h264" }, `Video.Codec must be one of H.264, vp8, vp9, mpeg2, gif (got "h264").`},
 		{"h264 profile", func(p *Preset) { p.Video.Profile = "high10" }, `Video.CodecOptions.Profile must be one of baseline, main, high (got "high10").`},
-		{"vp8 profile", func(p *Preset) { p.Container, p.Video.Codec, p.Video.Profile, p.Audio.Codec, p.Audio.Profile = "webm", "vp8", "4", "vorbis", "" }, `Video.CodecOptions.Profile must be one of 0, 1, 2, 3 (got "4").`},
+		{"vp8 profile", func(p *Preset) {
+			p.Container, p.Video.Codec, p.Video.Profile, p.Audio.Codec, p.Audio.Profile = "webm", "vp8", "4", "vorbis", ""
+		}, `Video.CodecOptions.Profile must be one of 0, 1, 2, 3 (got "4").`},
 		{"level", func(p *Preset) { p.Video.Level = "5.1" }, `Video.CodecOptions.Level must be one of 1, 1b, 1.1, 1.2, 1.3, 2, 2.1, 2.2, 3, 3.1, 3.2, 4, 4.1 (got "5.1").`},
 		{"level 1b", func(p *Preset) { p.Video.Level = "1b" }, `Video.CodecOptions.Level 1b is allowed by Elastic Transcoder, but vidjob does not encode H.264 level 1b; use 1.1.`},
 		{"reference frames", func(p *Preset) { p.Video.MaxReferenceFrames = "17" }, `Video.CodecOptions.MaxReferenceFrames must be a whole number from 0 to 16 (got "17").`},
@@ -88,7 +90,9 @@ func TestPresetValidateRefusesValuesOutsideETRanges(t *testing.T) {
 		{"thumbnail height", func(p *Preset) { p.Thumbnails.MaxHeight = "3074" }, `Thumbnails.MaxHeight must be auto or an even whole number from 32 to 3072 (got "3074").`},
 		{"thumbnail sizing", func(p *Preset) { p.Thumbnails.SizingPolicy = "Crop" }, `Thumbnails.SizingPolicy must be one of Fit, Fill, Stretch, Keep, ShrinkToFit, ShrinkToFill (got "Crop").`},
 		{"thumbnail padding", func(p *Preset) { p.Thumbnails.PaddingPolicy = "pad" }, `Thumbnails.PaddingPolicy must be one of Pad, NoPad (got "pad").`},
-		{"watermarks", func(p *Preset) { p.Watermarks = append(p.Watermarks, p.Watermarks[0], p.Watermarks[0], p.Watermarks[0], p.Watermarks[0]) }, `Video.Watermarks may hold at most 4 watermarks (got 5).`},
+		{"watermarks", func(p *Preset) {
+			p.Watermarks = append(p.Watermarks, p.Watermarks[0], p.Watermarks[0], p.Watermarks[0], p.Watermarks[0])
+		}, `Video.Watermarks may hold at most 4 watermarks (got 5).`},
 		{"watermark id", func(p *Preset) { p.Watermarks[0].ID = "" }, `Video.Watermarks[0].Id is required.`},
 		{"watermark id long", func(p *Preset) { p.Watermarks[0].ID = strings.Repeat("w", 41) }, `Video.Watermarks[0].Id must be at most 40 characters (got "` + strings.Repeat("w", 41) + `").`},
 		{"watermark width", func(p *Preset) { p.Watermarks[0].MaxWidth = "8px" }, `Video.Watermarks[0].MaxWidth must be 16px to 4096px or 0% to 100% (got "8px").`},

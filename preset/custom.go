@@ -17,35 +17,35 @@ import (
 // ET's ranges and kept, so a preset copied from ET's answer loads as it is;
 // any other field is an error, so that a typo is not silently a default.
 type etCustom struct {
-	ID          string          `json:"Id"`
-	Arn         string          `json:"Arn"`
-	Type        string          `json:"Type"`
-	Name        string          `json:"Name"`
-	Description string          `json:"Description"`
-	Container   string          `json:"Container"`
-	Video       *etCustomVideo  `json:"Video"`
-	Audio       *etCustomAudio  `json:"Audio"`
-	Thumbnails  *etThumbnails   `json:"Thumbnails"`
+	ID          string         `json:"Id"`
+	Arn         string         `json:"Arn"`
+	Type        string         `json:"Type"`
+	Name        string         `json:"Name"`
+	Description string         `json:"Description"`
+	Container   string         `json:"Container"`
+	Video       *etCustomVideo `json:"Video"`
+	Audio       *etCustomAudio `json:"Audio"`
+	Thumbnails  *etThumbnails  `json:"Thumbnails"`
 	// Packaging is vidjob's: "dash" or "smooth" for fmp4 (ET decided by
 	// the job's playlist); "hls" is implied by ts.
 	Packaging string `json:"Packaging"`
 }
 
 type etCustomVideo struct {
-	Codec              string            `json:"Codec"`
-	CodecOptions       map[string]string `json:"CodecOptions"`
-	KeyframesMaxDist   string            `json:"KeyframesMaxDist"`
-	FixedGOP           string            `json:"FixedGOP"`
-	BitRate            string            `json:"BitRate"`
-	FrameRate          string            `json:"FrameRate"`
-	MaxFrameRate       string            `json:"MaxFrameRate"`
-	Resolution         string            `json:"Resolution"`
-	AspectRatio        string            `json:"AspectRatio"`
-	MaxWidth           string            `json:"MaxWidth"`
-	MaxHeight          string            `json:"MaxHeight"`
-	DisplayAspectRatio string            `json:"DisplayAspectRatio"`
-	SizingPolicy       string            `json:"SizingPolicy"`
-	PaddingPolicy      string            `json:"PaddingPolicy"`
+	Codec              string             `json:"Codec"`
+	CodecOptions       map[string]string  `json:"CodecOptions"`
+	KeyframesMaxDist   string             `json:"KeyframesMaxDist"`
+	FixedGOP           string             `json:"FixedGOP"`
+	BitRate            string             `json:"BitRate"`
+	FrameRate          string             `json:"FrameRate"`
+	MaxFrameRate       string             `json:"MaxFrameRate"`
+	Resolution         string             `json:"Resolution"`
+	AspectRatio        string             `json:"AspectRatio"`
+	MaxWidth           string             `json:"MaxWidth"`
+	MaxHeight          string             `json:"MaxHeight"`
+	DisplayAspectRatio string             `json:"DisplayAspectRatio"`
+	SizingPolicy       string             `json:"SizingPolicy"`
+	PaddingPolicy      string             `json:"PaddingPolicy"`
 	Watermarks         []vidjob.Watermark `json:"Watermarks"`
 }
 
