@@ -31,7 +31,7 @@ func TestHostileInputIsRefusedAtSubmission(t *testing.T) {
 		{"header value C1", withHeaders(`{"X-Token": "a\u0085b"}`), `postback_headers: the value of "X-Token" contains a control character`},
 		{"header name not a token", withHeaders(`{"X Token": "v"}`), `postback_headers: "X Token" is not a valid HTTP header name`},
 		{"too many headers", withHeaders(`{"A1":"v","A2":"v","A3":"v","A4":"v","A5":"v","A6":"v","A7":"v","A8":"v","A9":"v","A10":"v","A11":"v","A12":"v","A13":"v","A14":"v","A15":"v","A16":"v","A17":"v","A18":"v","A19":"v","A20":"v","A21":"v"}`), "postback_headers may hold at most 20 headers (got 21)."},
-		{"headers too large", withHeaders(`{"X-Big": "`+strings.Repeat("v", 9000)+`"}`), "postback_headers may hold at most 8192 bytes of names and values (got 9005)."},
+		{"headers too large", withHeaders(`{"X-Big": "` + strings.Repeat("v", 9000) + `"}`), "postback_headers may hold at most 8192 bytes of names and values (got 9005)."},
 		{"key trailing slash", swap("grumpy_squirrel/transcoded_out.mp4", "grumpy_squirrel/"), "The destination key cannot end with '/': it must name a file, not a folder."},
 		{"key empty segment", swap("grumpy_squirrel/transcoded_out.mp4", "grumpy_squirrel//out.mp4"), `The destination key cannot contain "//" (an empty path segment).`},
 	}
