@@ -33,6 +33,9 @@ type presetRule struct {
 	// Unsupported maps values ET accepted to why vidjob cannot encode them
 	// as asked.
 	Unsupported map[string]string
+	// Note, on a rule narrower than ET's own for the same field, says what
+	// ET allowed and why vidjob's encoder cannot.
+	Note string
 	// value reads the setting; ok is false when the preset has no such
 	// section. An empty value is a setting left out, which ET's defaults or
 	// the encoder fill, and is not checked here.
@@ -67,6 +70,9 @@ var presetRules = []presetRule{
 		Unsupported: map[string]string{"22050": "Opus encodes at 48000 Hz", "32000": "Opus encodes at 48000 Hz", "44100": "Opus encodes at 48000 Hz", "96000": "Opus encodes at 48000 Hz"},
 		value:       audio(func(a *AudioSettings) string { return string(a.SampleRate) })},
 	{Field: "Audio.BitRate", Min: 64, Max: 320, value: audio(func(a *AudioSettings) string { return string(a.BitRate) })},
+	{Field: "Audio.BitRate", Codecs: []string{"mp2"}, Values: []string{"64", "80", "96", "112", "128", "160", "192", "224", "256", "320"},
+		Note:  "Elastic Transcoder allowed any whole number from 64 to 320, but ffmpeg's MP2 encoder takes only MPEG-1 Layer II rates",
+		value: audio(func(a *AudioSettings) string { return string(a.BitRate) })},
 	{Field: "Audio.Channels", Values: []string{"auto", "0", "1", "2"},
 		Unsupported: map[string]string{"0": "vidjob has no audio-less variant of an audio setting; leave Audio out of the preset for no audio"},
 		value:       audio(func(a *AudioSettings) string { return string(a.Channels) })},
@@ -251,6 +257,9 @@ func (p *Preset) Validate() error {
 
 // check reports why v, the value of field, does not meet the rule.
 func (r *presetRule) check(field, v string) error {
+	if !r.allows(v) && r.Note != "" {
+		return Errorf(EINVALID, "%s must be %s (got %q): %s.", field, r.describe(), v, r.Note)
+	}
 	if !r.allows(v) {
 		return Errorf(EINVALID, "%s must be %s (got %q).", field, r.describe(), v)
 	}

@@ -40,6 +40,9 @@ func TestPresetValidateRefusesValuesOutsideETRanges(t *testing.T) {
 		{"audio bit rate low", func(p *Preset) { p.Audio.BitRate = "63" }, `Audio.BitRate must be a whole number from 64 to 320 (got "63").`},
 		{"audio bit rate high", func(p *Preset) { p.Audio.BitRate = "321" }, `Audio.BitRate must be a whole number from 64 to 320 (got "321").`},
 		{"audio bit rate not a number", func(p *Preset) { p.Audio.BitRate = "1e2" }, `Audio.BitRate must be a whole number from 64 to 320 (got "1e2").`},
+		{"mp2 bit rate", func(p *Preset) {
+			p.Audio.Codec, p.Audio.Profile, p.Audio.SampleRate, p.Audio.BitRate = "mp2", "", "48000", "100"
+		}, `Audio.BitRate must be one of 64, 80, 96, 112, 128, 160, 192, 224, 256, 320 (got "100"): Elastic Transcoder allowed any whole number from 64 to 320, but ffmpeg's MP2 encoder takes only MPEG-1 Layer II rates.`},
 		{"channels", func(p *Preset) { p.Audio.Channels = "64" }, `Audio.Channels must be one of auto, 0, 1, 2 (got "64").`},
 		{"channels 0", func(p *Preset) { p.Audio.Channels = "0" }, `Audio.Channels 0 is allowed by Elastic Transcoder, but vidjob has no audio-less variant`},
 		{"packing", func(p *Preset) { p.Audio.AudioPackingMode = "Stereo" }, `Audio.AudioPackingMode must be one of SingleTrack, OneChannelPerTrack, OneChannelPerTrackWithMosTo8Tracks (got "Stereo").`},
