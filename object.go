@@ -84,27 +84,52 @@ func isBucketRune(r rune) bool {
 // range, which can confuse logs, terminals and file systems.
 func isControl(r rune) bool { return unicode.IsControl(r) }
 
-// ValidateKey reports, as an EINVALID *Error, why key cannot be an object key.
-// Beyond S3's own rules it refuses "." and ".." segments, a leading '/' and
-// backslashes, so that a key is also a safe relative path on a disk store.
+// ValidateKey reports, as an EINVALID *Error, why key cannot be a destination
+// key. Beyond S3's own rules it refuses "." and ".." segments, a leading '/'
+// and backslashes, so that a key is also a safe relative path on a disk store,
+// and empty segments ("//" or a trailing '/'): on a disk store "a//b" is the
+// same file as "a/b" and "a/" is a directory, and a segmented output names its
+// segments after the key's last segment. Refusing them here, at submission,
+// spares the client a transcode that could only fail when it is stored.
 func ValidateKey(key string) error {
+	if err := checkKey("destination key", key); err != nil {
+		return err
+	}
+	switch {
+	case strings.HasSuffix(key, "/"):
+		return Errorf(EINVALID, "The destination key cannot end with '/': it must name a file, not a folder.")
+	case strings.Contains(key, "//"):
+		return Errorf(EINVALID, "The destination key cannot contain \"//\" (an empty path segment).")
+	}
+	return nil
+}
+
+// ValidateSourceKey reports, as an EINVALID *Error, why key cannot name an
+// s3:// source. It is ValidateKey without the empty-segment rule: S3 keeps
+// "a//b" and "a/" as objects of their own, so a client may have one to read;
+// the disk store, where they cannot exist, refuses them when asked for them.
+func ValidateSourceKey(key string) error { return checkKey("source key", key) }
+
+// checkKey holds the rules that every key meets, for what ("destination key"
+// or "source key") as messages name it.
+func checkKey(what, key string) error {
 	switch {
 	case key == "":
-		return Errorf(EINVALID, "The destination key is required.")
+		return Errorf(EINVALID, "The %s is required.", what)
 	case len(key) > MaxKeyLen:
-		return Errorf(EINVALID, "The destination key is longer than %d bytes.", MaxKeyLen)
+		return Errorf(EINVALID, "The %s is longer than %d bytes.", what, MaxKeyLen)
 	case !utf8.ValidString(key):
-		return Errorf(EINVALID, "The destination key is not valid UTF-8.")
+		return Errorf(EINVALID, "The %s is not valid UTF-8.", what)
 	case strings.IndexFunc(key, isControl) >= 0:
-		return Errorf(EINVALID, "The destination key cannot contain control characters.")
+		return Errorf(EINVALID, "The %s cannot contain control characters.", what)
 	case strings.HasPrefix(key, "/"):
-		return Errorf(EINVALID, "The destination key cannot start with '/'.")
+		return Errorf(EINVALID, "The %s cannot start with '/'.", what)
 	case strings.Contains(key, `\`):
-		return Errorf(EINVALID, "The destination key cannot contain a backslash.")
+		return Errorf(EINVALID, "The %s cannot contain a backslash.", what)
 	}
 	for _, seg := range strings.Split(key, "/") {
 		if seg == "." || seg == ".." {
-			return Errorf(EINVALID, "The destination key cannot contain %q as a path segment.", seg)
+			return Errorf(EINVALID, "The %s cannot contain %q as a path segment.", what, seg)
 		}
 	}
 	return nil

@@ -62,10 +62,38 @@ func TestValidateKey(t *testing.T) {
 		{"trailing dot dot", "a/..", `The destination key cannot contain ".." as a path segment.`},
 		{"dot", "a/./b", `The destination key cannot contain "." as a path segment.`},
 		{"lone dot", ".", `The destination key cannot contain "." as a path segment.`},
+		{"trailing slash", "videos/", "The destination key cannot end with '/': it must name a file, not a folder."},
+		{"lone slash", "/", "The destination key cannot start with '/'."},
+		{"empty segment", "videos//a.mp4", `The destination key cannot contain "//" (an empty path segment).`},
+		{"empty segments", "a///b.mp4", `The destination key cannot contain "//" (an empty path segment).`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkValidation(t, ValidateKey(tt.in), tt.want)
+		})
+	}
+}
+
+// TestValidateSourceKey: an s3:// source may name a key with empty segments,
+// which S3 keeps as objects of their own; every other rule of ValidateKey
+// holds, named for the source.
+func TestValidateSourceKey(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"plain", "in/video.mp4", ""},
+		{"empty segment", "in//video.mp4", ""},
+		{"trailing slash", "in/", ""},
+		{"empty", "", "The source key is required."},
+		{"traversal", "a/../b", `The source key cannot contain ".." as a path segment.`},
+		{"control", "a\rb", "The source key cannot contain control characters."},
+		{"leading slash", "/a", "The source key cannot start with '/'."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidation(t, ValidateSourceKey(tt.in), tt.want)
 		})
 	}
 }

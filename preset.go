@@ -38,6 +38,10 @@ type Preset struct {
 	Audio *AudioSettings `json:"audio"`
 	// Thumbnails are ET's thumbnail settings; vidjob does not make thumbnails yet.
 	Thumbnails *ThumbnailSettings `json:"thumbnails"`
+	// Watermarks are ET's Video.Watermarks of a custom preset, checked
+	// against ET's ranges and kept; vidjob does not draw watermarks (a
+	// Blitline job names no watermark image).
+	Watermarks []Watermark `json:"watermarks,omitempty"`
 	// HasVideo and HasAudio are nil when the reference does not know.
 	HasVideo *bool `json:"has_video"`
 	HasAudio *bool `json:"has_audio"`
@@ -148,6 +152,21 @@ type ThumbnailSettings struct {
 	MaxHeight     PresetValue `json:"max_height"`
 	SizingPolicy  string      `json:"sizing_policy"`
 	PaddingPolicy string      `json:"padding_policy"`
+}
+
+// Watermark is one of ET's PresetWatermark settings: where a job's graphic
+// would go. Sizes and offsets are ET's "Npx" or "N%" strings.
+type Watermark struct {
+	ID               string `json:"Id"`
+	MaxWidth         string `json:"MaxWidth"`
+	MaxHeight        string `json:"MaxHeight"`
+	SizingPolicy     string `json:"SizingPolicy"`
+	HorizontalAlign  string `json:"HorizontalAlign"`
+	HorizontalOffset string `json:"HorizontalOffset"`
+	VerticalAlign    string `json:"VerticalAlign"`
+	VerticalOffset   string `json:"VerticalOffset"`
+	Opacity          string `json:"Opacity"`
+	Target           string `json:"Target"`
 }
 
 // PresetValue is one of ET's string-valued numeric settings ("29.97", "3.1",

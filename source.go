@@ -7,7 +7,7 @@ import "strings"
 const S3SourceScheme = "s3://"
 
 // ParseS3Source splits "s3://BUCKET/KEY" into its bucket and key, which must
-// be valid names (ValidateBucket, ValidateKey). ok is false for any other src.
+// be valid names (ValidateBucket, ValidateSourceKey). ok is false for any other src.
 // The key is taken as written, without URL unescaping, so that what a client
 // sends is what is read.
 func ParseS3Source(src string) (bucket, key string, ok bool, err error) {
@@ -19,7 +19,7 @@ func ParseS3Source(src string) (bucket, key string, ok bool, err error) {
 	if err := ValidateBucket(bucket); err != nil {
 		return "", "", true, Errorf(EINVALID, "src names an S3 bucket that is not valid: %s", ErrorMessage(err))
 	}
-	if err := ValidateKey(key); err != nil {
+	if err := ValidateSourceKey(key); err != nil {
 		return "", "", true, Errorf(EINVALID, "src names an S3 key that is not valid: %s", ErrorMessage(err))
 	}
 	return bucket, key, true, nil

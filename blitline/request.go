@@ -253,10 +253,8 @@ func decodeRequest(w *wireJob) (vidjob.Request, error) {
 			return req, err
 		}
 	}
-	for k := range w.PostbackHeaders {
-		if !validHeaderName(k) || strings.ContainsAny(w.PostbackHeaders[k], "\r\n\x00") {
-			return req, vidjob.Errorf(vidjob.EINVALID, "postback_headers has an invalid header %q.", k)
-		}
+	if err := validatePostbackHeaders(w.PostbackHeaders); err != nil {
+		return req, err
 	}
 	req.PostbackHeaders = w.PostbackHeaders
 	asJSON, ok := jsonBool(w.ContentTypeJSON)
@@ -499,16 +497,4 @@ func jsonNumber(raw json.RawMessage) (float64, error) {
 		return 0, fmt.Errorf("not a number: %q", s)
 	}
 	return f, nil
-}
-
-func validHeaderName(name string) bool {
-	if name == "" || len(name) > 256 {
-		return false
-	}
-	for _, c := range name {
-		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
-			return false
-		}
-	}
-	return true
 }

@@ -198,14 +198,10 @@ func (s *Store) objectName(bucket, key string) (string, error) {
 	if err := vidjob.ValidateBucket(bucket); err != nil {
 		return "", err
 	}
+	// ValidateKey also refuses empty segments: on disk "a//b" would be the
+	// same file as "a/b", and "a/" a directory.
 	if err := vidjob.ValidateKey(key); err != nil {
 		return "", err
-	}
-	// On disk "a//b" would be the same file as "a/b", and "a/" a directory.
-	for _, seg := range strings.Split(key, "/") {
-		if seg == "" {
-			return "", vidjob.Errorf(vidjob.EINVALID, "The destination key cannot contain an empty path segment (\"//\" or a trailing '/').")
-		}
 	}
 	if strings.HasPrefix(path.Base(key), tmpPrefix) {
 		return "", vidjob.Errorf(vidjob.EINVALID, "The destination key cannot start its last segment with %q.", tmpPrefix)

@@ -56,7 +56,7 @@ func TestCustomPresetsFromTheOperatorsFile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, vidjobBin, "serve", "--data", t.TempDir(), "--listen", freeAddr(t), "--presets-file", bad).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), `preset acme-hls-360`) || !strings.Contains(string(out), `"6OO"`) {
+	if err == nil || !strings.Contains(string(out), `(Id "acme-hls-360"): Video.BitRate must be`) || !strings.Contains(string(out), `"6OO"`) {
 		t.Errorf("serve with a bad presets file: %v\n%s", err, out)
 	}
 }
@@ -76,7 +76,7 @@ func TestApplicationPresetRunsAJob(t *testing.T) {
 	  "Video": {"Codec": "H.264", "CodecOptions": {"Profile": "baseline", "Level": "3", "MaxReferenceFrames": "1"},
 	    "KeyframesMaxDist": "30", "FixedGOP": "true", "BitRate": "300", "FrameRate": "15",
 	    "MaxWidth": "320", "MaxHeight": "180", "SizingPolicy": "ShrinkToFit", "PaddingPolicy": "NoPad"},
-	  "Audio": {"Codec": "AAC", "SampleRate": "22050", "BitRate": "48", "Channels": "1"}}`))
+	  "Audio": {"Codec": "AAC", "SampleRate": "22050", "BitRate": "64", "Channels": "1"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,9 @@ func ParseCreate(data []byte, id string) (*vidjob.Preset, error) {
 	}
 	e.ID = id
 	p, err := e.preset("custom preset of this application")
+	if err == nil {
+		err = validate(p)
+	}
 	if err != nil {
 		return nil, vidjob.Errorf(vidjob.EINVALID, "Invalid preset: %s", err)
 	}
@@ -129,16 +132,43 @@ func definition(data []byte, id string) ([]byte, error) {
 // readDefinition turns a stored definition back into a preset.
 func readDefinition(ap vidjob.AppPreset) (*vidjob.Preset, error) {
 	var e etCustom
-	dec := json.NewDecoder(bytes.NewReader(ap.Definition))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
-		return nil, fmt.Errorf("stored preset %s: %w", ap.ID, err)
+	if err := decodeStrict(ap.Definition, &e); err != nil {
+		// Thumbnails and Watermarks were stored unread before they were
+		// checked; a definition whose ones do not decode still runs.
+		if err = decodeStrict(withoutUnused(ap.Definition), &e); err != nil {
+			return nil, fmt.Errorf("stored preset %s: %w", ap.ID, err)
+		}
 	}
 	p, err := e.preset("custom preset of this application")
 	if err != nil {
 		return nil, fmt.Errorf("stored preset %s: %w", ap.ID, err)
 	}
 	return p, nil
+}
+
+// decodeStrict decodes one preset, refusing unknown fields.
+func decodeStrict(data []byte, e *etCustom) error {
+	*e = etCustom{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(e)
+}
+
+// withoutUnused returns a stored definition without Thumbnails and
+// Video.Watermarks, the settings vidjob does not use.
+func withoutUnused(data []byte) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return data
+	}
+	delete(m, "Thumbnails")
+	var video map[string]json.RawMessage
+	if json.Unmarshal(m["Video"], &video) == nil && video != nil {
+		delete(video, "Watermarks")
+		m["Video"], _ = json.Marshal(video)
+	}
+	out, _ := json.Marshal(m)
+	return out
 }
 
 // Create checks a CreatePreset body and stores it as one of the

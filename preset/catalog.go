@@ -283,6 +283,7 @@ func clonePreset(p *vidjob.Preset) *vidjob.Preset {
 		b := *p.HasAudio
 		q.HasAudio = &b
 	}
+	q.Watermarks = append([]vidjob.Watermark(nil), p.Watermarks...)
 	q.Notes = append([]string(nil), p.Notes...)
 	return &q
 }

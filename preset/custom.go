@@ -12,41 +12,52 @@ import (
 
 // etCustom is one preset in Elastic Transcoder's JSON shape (what ReadPreset
 // answers and CreatePreset takes), as an operator writes it in a presets file.
-// ET's read-only fields (Arn, Type) and the settings vidjob does not use
-// (Thumbnails, Watermarks) are accepted and ignored, so a preset copied from
-// ET's answer loads as it is; any other field is an error, so that a typo is
-// not silently a default.
+// ET's read-only fields (Arn, Type) are accepted and ignored, and the
+// settings vidjob does not use (Thumbnails, Watermarks) are checked against
+// ET's ranges and kept, so a preset copied from ET's answer loads as it is;
+// any other field is an error, so that a typo is not silently a default.
 type etCustom struct {
-	ID          string          `json:"Id"`
-	Arn         string          `json:"Arn"`
-	Type        string          `json:"Type"`
-	Name        string          `json:"Name"`
-	Description string          `json:"Description"`
-	Container   string          `json:"Container"`
-	Video       *etCustomVideo  `json:"Video"`
-	Audio       *etCustomAudio  `json:"Audio"`
-	Thumbnails  json.RawMessage `json:"Thumbnails"`
+	ID          string         `json:"Id"`
+	Arn         string         `json:"Arn"`
+	Type        string         `json:"Type"`
+	Name        string         `json:"Name"`
+	Description string         `json:"Description"`
+	Container   string         `json:"Container"`
+	Video       *etCustomVideo `json:"Video"`
+	Audio       *etCustomAudio `json:"Audio"`
+	Thumbnails  *etThumbnails  `json:"Thumbnails"`
 	// Packaging is vidjob's: "dash" or "smooth" for fmp4 (ET decided by
 	// the job's playlist); "hls" is implied by ts.
 	Packaging string `json:"Packaging"`
 }
 
 type etCustomVideo struct {
-	Codec              string            `json:"Codec"`
-	CodecOptions       map[string]string `json:"CodecOptions"`
-	KeyframesMaxDist   string            `json:"KeyframesMaxDist"`
-	FixedGOP           string            `json:"FixedGOP"`
-	BitRate            string            `json:"BitRate"`
-	FrameRate          string            `json:"FrameRate"`
-	MaxFrameRate       string            `json:"MaxFrameRate"`
-	Resolution         string            `json:"Resolution"`
-	AspectRatio        string            `json:"AspectRatio"`
-	MaxWidth           string            `json:"MaxWidth"`
-	MaxHeight          string            `json:"MaxHeight"`
-	DisplayAspectRatio string            `json:"DisplayAspectRatio"`
-	SizingPolicy       string            `json:"SizingPolicy"`
-	PaddingPolicy      string            `json:"PaddingPolicy"`
-	Watermarks         json.RawMessage   `json:"Watermarks"`
+	Codec              string             `json:"Codec"`
+	CodecOptions       map[string]string  `json:"CodecOptions"`
+	KeyframesMaxDist   string             `json:"KeyframesMaxDist"`
+	FixedGOP           string             `json:"FixedGOP"`
+	BitRate            string             `json:"BitRate"`
+	FrameRate          string             `json:"FrameRate"`
+	MaxFrameRate       string             `json:"MaxFrameRate"`
+	Resolution         string             `json:"Resolution"`
+	AspectRatio        string             `json:"AspectRatio"`
+	MaxWidth           string             `json:"MaxWidth"`
+	MaxHeight          string             `json:"MaxHeight"`
+	DisplayAspectRatio string             `json:"DisplayAspectRatio"`
+	SizingPolicy       string             `json:"SizingPolicy"`
+	PaddingPolicy      string             `json:"PaddingPolicy"`
+	Watermarks         []vidjob.Watermark `json:"Watermarks"`
+}
+
+type etThumbnails struct {
+	Format        string `json:"Format"`
+	Interval      string `json:"Interval"`
+	Resolution    string `json:"Resolution"`
+	AspectRatio   string `json:"AspectRatio"`
+	MaxWidth      string `json:"MaxWidth"`
+	MaxHeight     string `json:"MaxHeight"`
+	SizingPolicy  string `json:"SizingPolicy"`
+	PaddingPolicy string `json:"PaddingPolicy"`
 }
 
 type etCustomAudio struct {
@@ -100,6 +111,9 @@ func ParseCustom(data []byte) ([]*vidjob.Preset, error) {
 			return nil, fmt.Errorf("presets file: preset %d: %w", i+1, err)
 		}
 		p, err := e.preset("custom preset from the operator's presets file")
+		if err == nil {
+			err = validate(p)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("presets file: preset %d (Id %q): %w", i+1, e.ID, err)
 		}
@@ -156,6 +170,17 @@ func (e *etCustom) preset(note string) (*vidjob.Preset, error) {
 			MaxBitRate: vidjob.PresetValue(o["MaxBitRate"]), BufferSize: vidjob.PresetValue(o["BufferSize"]),
 			ChromaSubsampling: o["ChromaSubsampling"], LoopCount: o["LoopCount"],
 		}
+		p.Watermarks = v.Watermarks
+	}
+	if t := e.Thumbnails; t != nil {
+		if t.Resolution != "" || t.AspectRatio != "" {
+			return nil, fmt.Errorf("Thumbnails.Resolution and Thumbnails.AspectRatio are ET's legacy settings; use MaxWidth and MaxHeight")
+		}
+		p.Thumbnails = &vidjob.ThumbnailSettings{
+			Format: t.Format, Interval: vidjob.PresetValue(t.Interval),
+			MaxWidth: vidjob.PresetValue(t.MaxWidth), MaxHeight: vidjob.PresetValue(t.MaxHeight),
+			SizingPolicy: t.SizingPolicy, PaddingPolicy: t.PaddingPolicy,
+		}
 	}
 	if v := p.Video; v != nil && v.Codec == "H.264" && strings.TrimSpace(string(v.MaxReferenceFrames)) == "" {
 		// ET's console offered 3 when a preset left this out; it is also
@@ -181,6 +206,17 @@ func (e *etCustom) preset(note string) (*vidjob.Preset, error) {
 		return nil, fmt.Errorf("%s", vidjob.ErrorMessage(err))
 	}
 	return p, nil
+}
+
+// validate holds a new custom preset to Elastic Transcoder's ranges
+// (vidjob.Preset.Validate). It is not applied to presets read back from the
+// database, so that a preset stored before a range was added still loads
+// and the application can see and delete it.
+func validate(p *vidjob.Preset) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("%s", vidjob.ErrorMessage(err))
+	}
+	return nil
 }
 
 // LoadWithCustom returns the embedded catalog with the custom presets added.

@@ -26,7 +26,7 @@ func (s *Store) Get(ctx context.Context, bucket, key, path string, maxBytes int6
 	if err := vidjob.ValidateBucket(bucket); err != nil {
 		return 0, err
 	}
-	if err := vidjob.ValidateKey(key); err != nil {
+	if err := vidjob.ValidateSourceKey(key); err != nil {
 		return 0, err
 	}
 	src := vidjob.S3Source(bucket, key)
