@@ -509,14 +509,11 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
-		return fmt.Errorf("create temp dir: %w", err)
-	}
-	dir, err := os.MkdirTemp(w.TempDir, "part-"+a.JobID+"-")
+	dir, release, err := w.WorkDirs.Attempt("part-" + a.JobID + "-")
 	if err != nil {
 		return fmt.Errorf("create part dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	rl := runlog.New(dir)
 	ctx = runlog.With(ctx, rl)
 	rl.Begin(vidjob.PhaseEncode)

@@ -72,6 +72,13 @@ func (noRecorder) SourceFetched(int64)                       {}
 func (noRecorder) Transcoded(string, time.Duration, float64) {}
 func (noRecorder) OutputStored(int64)                        {}
 
+// WorkDirs gives each attempt a directory for its files, inside this
+// process's own, and release removes it; until then no sweep of leftovers
+// touches it (package workdir).
+type WorkDirs interface {
+	Attempt(prefix string) (dir string, release func(), err error)
+}
+
 // PresetCatalog finds the preset a job of an application names, by ID,
 // Description or Name, among the system presets and the application's own
 // (package preset).
@@ -105,8 +112,9 @@ type TranscodeWorker struct {
 	// SourceLimits refuse, at probe time, sources too long or too large to
 	// decode safely.
 	SourceLimits ffmpeg.SourceLimits
-	// TempDir holds each job's working directory, removed when the attempt ends.
-	TempDir        string
+	// WorkDirs gives each attempt a local directory of its own, removed
+	// when the attempt ends.
+	WorkDirs       WorkDirs
 	PricePerMinute vidjob.Micros
 	Logger         *slog.Logger
 	// Metrics counts bytes and transcode time; nil counts nothing.
@@ -276,14 +284,11 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		}
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
-		return nil, nil, retryable{fmt.Errorf("create temp dir: %w", err)}
-	}
-	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
+	dir, release, err := w.WorkDirs.Attempt("job-" + job.ID + "-")
 	if err != nil {
 		return nil, nil, retryable{fmt.Errorf("create job dir: %w", err)}
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	rl.SetDir(dir)
 
 	// An accelerated job whose parts are out comes back here: it waits, or
