@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vidjob/vidjob/internal/runlog"
+	"github.com/vidjob/vidjob/localdisk"
 )
 
 // progressInterval is the least time between two progress callbacks: often
@@ -76,12 +77,22 @@ func (r *Runner) transcode(ctx context.Context, args, shown, env []string, total
 		return fmt.Errorf("ffmpeg stopped: %w", context.Cause(ctx))
 	}
 	if err != nil {
-		return fmt.Errorf("ffmpeg: %w: %s", err, stderr.lastLines(8))
+		return exitError("ffmpeg", err, stderr.lastLines(8))
 	}
 	if progress != nil && total > 0 {
 		progress(1)
 	}
 	return nil
+}
+
+// exitError is what of failed with, carrying err, ffmpeg's last lines and,
+// when they name one, the local disk fault that stopped it (a full disk is
+// the server's trouble, not the source's: localdisk.Fault finds it).
+func exitError(what string, err error, tail string) error {
+	if fault := localdisk.FaultInText(tail); fault != nil {
+		return fmt.Errorf("%s: %w: %s: %w", what, err, tail, fault)
+	}
+	return fmt.Errorf("%s: %w: %s", what, err, tail)
 }
 
 // progressReader turns ffmpeg's -progress key=value blocks into fraction

@@ -22,6 +22,7 @@ import (
 	"github.com/vidjob/vidjob/ffmpeg"
 	"github.com/vidjob/vidjob/internal/logctx"
 	"github.com/vidjob/vidjob/internal/runlog"
+	"github.com/vidjob/vidjob/localdisk"
 	"github.com/vidjob/vidjob/postback"
 )
 
@@ -64,10 +65,14 @@ type Recorder interface {
 	SourceFetched(bytes int64)
 	Transcoded(presetID string, took time.Duration, mediaSeconds float64)
 	OutputStored(bytes int64)
+	// LocalDiskFault counts an attempt failed by the server's own disk;
+	// errno names the error (ENOSPC, ...).
+	LocalDiskFault(errno string)
 }
 
 type noRecorder struct{}
 
+func (noRecorder) LocalDiskFault(string)                     {}
 func (noRecorder) SourceFetched(int64)                       {}
 func (noRecorder) Transcoded(string, time.Duration, float64) {}
 func (noRecorder) OutputStored(int64)                        {}
@@ -178,6 +183,9 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "The job took longer than the %s limit.", w.queue.config.JobTimeout)
+		} else if errno, local := localdisk.Fault(err); local {
+			w.recorder().LocalDiskFault(errno)
+			err = localDiskFailure(err, errno, rj.Attempt < rj.MaxAttempts, rj.MaxAttempts)
 		}
 		var r retryable
 		if errors.As(err, &r) && rj.Attempt < rj.MaxAttempts {
@@ -196,6 +204,24 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 	job.State, job.Result = vidjob.StateCompleted, result
 	log.Info("job completed", "seconds", time.Since(started).Seconds(), "billed_minutes", charge.Minutes)
 	return w.finishAndClean(ctx, rj, job, charge)
+}
+
+// localDiskFailure is the failure of an attempt that the server's own disk
+// stopped (full, over quota, read-only, failing), wherever in the attempt it
+// happened: the server is at fault, not the source, so the attempt is
+// retried (retry says one follows) and the message says so, even when
+// ffmpeg was the one to hit it.
+func localDiskFailure(err error, errno string, retry bool, attempts int) error {
+	what := "ran out of disk space"
+	if errno == "EIO" || errno == "EROFS" {
+		what = "could not write its working files (a disk fault)"
+	}
+	if retry {
+		return retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err,
+			"The server %s while transcoding; the job will be retried.", what)}
+	}
+	return vidjob.WrapError(vidjob.EUNAVAILABLE, err,
+		"The server %s while transcoding, in each of its %d attempts; the fault is the server's, not the source's.", what, attempts)
 }
 
 // finish records the job's end, its charge and its postback, and completes the

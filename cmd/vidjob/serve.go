@@ -11,6 +11,7 @@ import (
 	"time"
 
 	vidjobhttp "github.com/vidjob/vidjob/http"
+	"github.com/vidjob/vidjob/localdisk"
 	"github.com/vidjob/vidjob/sqlstore"
 )
 
@@ -22,6 +23,7 @@ type ServeCmd struct {
 	ListenTimeout time.Duration `help:"How long GET /listen waits for a job to end before answering 202." default:"60s" env:"VIDJOB_LISTEN_TIMEOUT"`
 	OpenListen    bool          `help:"Let GET /listen/{job_id} answer without the job's application ID, as Blitline's did (job IDs are unguessable, but anyone holding one can read the results)." env:"VIDJOB_OPEN_LISTEN"`
 	AdminToken    string        `help:"Token for the dashboard and /metrics; empty uses DATA/admin-token, made at first start." env:"VIDJOB_ADMIN_TOKEN"`
+	MinFreeBytes  uint64        `help:"Free space, in bytes, the data directory (and, with workers, the tmp directory) must keep: below it POST /job answers 503 and /healthz reports disk_space, instead of jobs failing on a full disk." default:"268435456" env:"VIDJOB_MIN_FREE_BYTES"`
 }
 
 // Run serves until ctx is cancelled (SIGINT or SIGTERM).
@@ -71,6 +73,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Presets:       rt.catalog,
 		AdminToken:    admin,
 		Metrics:       rt.metrics.Handler(),
+		Space:         c.space(rt.workers),
 	}
 	srv := vidjobhttp.NewHTTPServer(api.Handler(), vidjobhttp.ServerLimits{})
 	srv.RegisterOnShutdown(api.StopStreams)
@@ -90,6 +93,17 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	srv.Shutdown(shutdownCtx)
 	rt.stopQueue(shutdownCtx, logger)
 	return nil
+}
+
+// space is the room POST /job and /healthz ask for: in the data directory
+// (the SQLite database, the local object store) and, when this process runs
+// jobs, in their working directory.
+func (c *ServeCmd) space(workers int) *localdisk.Space {
+	dirs := []localdisk.Dir{{Role: "data directory", Path: c.Data}}
+	if workers > 0 {
+		dirs = append(dirs, localdisk.Dir{Role: "work directory", Path: c.tmpDir()})
+	}
+	return &localdisk.Space{Dirs: dirs, Min: c.MinFreeBytes}
 }
 
 // workerCount turns the -1 default into one worker per two cores: ffmpeg uses
