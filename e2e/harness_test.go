@@ -380,11 +380,17 @@ func filterRiverDebug(log string) string {
 	return strings.Join(keep, "\n")
 }
 
-// workFilesLeft lists what is under the server's tmp directory besides each
+// workFilesLeft lists what is under the server's tmp directory (DATA/tmp or
+// --tmp-dir) besides each
 // worker's own directory and its lock file: the files of attempts, which
 // should be gone once they end.
 func workFilesLeft(srv *server) []string {
 	tmp := filepath.Join(srv.Data, "tmp")
+	for i, a := range srv.args {
+		if a == "--tmp-dir" && i+1 < len(srv.args) {
+			tmp = srv.args[i+1]
+		}
+	}
 	var left []string
 	filepath.WalkDir(tmp, func(path string, e os.DirEntry, err error) error {
 		rel, _ := filepath.Rel(tmp, path)

@@ -8,6 +8,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vidjob/vidjob/internal/testdisk"
+	"github.com/vidjob/vidjob/internal/testmedia"
 )
 
 // ffmpegChildren lists pid's children that are ffmpeg.
@@ -86,5 +89,114 @@ func TestKilledServersWorkFilesAreSweptOnRestart(t *testing.T) {
 	}
 	if left := workFilesLeft(srv); len(left) != 0 {
 		t.Errorf("work files left after the job: %v", left)
+	}
+}
+
+// TestFullDiskIsTheServersFaultAndRetried: the worker's tmp directory is a
+// real 2 MiB tmpfs and the job's encode (8 s scaled up to 1080p, about 5 MB)
+// overflows it. The job is not failed for the source's sake: each attempt is
+// retried with a message that blames the server, the fault is counted,
+// /healthz and POST /job answer 503 naming disk space while the disk is full,
+// and once the disk is enlarged the job completes, billed and posted back
+// once.
+func TestFullDiskIsTheServersFaultAndRetried(t *testing.T) {
+	tmp := testdisk.Tmpfs(t, "2m")
+	srv := startServer(t, "--tmp-dir", tmp, "--min-free-bytes", "1048576", "--admin-token", adminToken,
+		"--max-attempts", "50", "--workers", "1")
+	media := t.TempDir()
+	clip := filepath.Base(testmedia.Make(t, media, testmedia.Spec{Seconds: 8, Width: 320, Height: 240}))
+	origin := mediaServer(t, media)
+	rcv := newReceiver(t)
+	job := strings.Replace(localJob(srv.AppID, origin.URL+"/"+clip, rcv.URL), "System preset generic 720p", "System preset generic 1080p", 1)
+	job = strings.Replace(job, `"v": 1.22,`, `"v": 1.22, "wait_retry_delay": 1,`, 1)
+	id := srv.submit(t, job)
+
+	const retryMsg = "The server ran out of disk space while transcoding; the job will be retried."
+	deadline := time.Now().Add(3 * time.Minute)
+	for scrape(t, srv)[`vidjob_local_disk_faults_total{error="ENOSPC"}`] < 1 {
+		if _, st := srv.get(t, "/jobs/"+id); st["state"] == "failed" || st["state"] == "completed" {
+			t.Fatalf("on a full disk the job is %v: %v", st["state"], st["results"])
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no attempt failed for lack of disk space")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	log := srv.log()
+	if !strings.Contains(log, "attempt failed; will retry") || !strings.Contains(log, retryMsg) {
+		t.Errorf("the log does not show the attempt retried with %q", retryMsg)
+	}
+	if strings.Contains(log, "could not convert this source") {
+		t.Error("the source was blamed for the full disk")
+	}
+
+	// Hold the disk full between attempts, as the job's own files do during
+	// them: what is left is below the 1 MiB the server keeps free.
+	fill := filepath.Join(tmp, "fill")
+	f, err := os.Create(fill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(time.Minute)
+	for written := 0; written < 1536<<10; {
+		// A running attempt's files may hold the room for a while.
+		n, err := f.Write(make([]byte, 1536<<10-written))
+		written += n
+		if err != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("could not fill the disk: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	f.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		status, body := srv.get(t, "/healthz")
+		if status == 503 && body["reason"] == "disk_space" && strings.Contains(body["error"].(string), "short of disk space: its work directory") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz on a full disk: HTTP %d %v, want 503 naming disk_space", status, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if status, out := srv.post(t, "/job", "application/json", job); status != 503 {
+		t.Errorf("POST /job on a full disk: HTTP %d %v, want 503", status, out)
+	}
+	// Attempts go on failing (the source no longer fits: the download's
+	// writes fail) and are retried; the job is not failed.
+	deadline = time.Now().Add(time.Minute)
+	for scrape(t, srv)[`vidjob_local_disk_faults_total{error="ENOSPC"}`] < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("attempts stopped while the disk was full")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, st := srv.get(t, "/jobs/"+id); st["state"] == "failed" || strings.Contains(srv.log(), "job failed") {
+		t.Fatalf("the job failed for good while the disk was full: %v", st)
+	}
+
+	// The operator makes room: the next attempt completes.
+	os.Remove(fill)
+	testdisk.Resize(t, tmp, "64m")
+	pb := rcv.wait(t, 4*time.Minute)
+	res := results(t, pb.Body)
+	if res["job_id"] != id || res["errors"] != nil || res["video"] == nil {
+		t.Fatalf("results = %s", pb.Body)
+	}
+	if status, body := srv.get(t, "/healthz"); status != 200 {
+		t.Errorf("/healthz with room again: HTTP %d %v", status, body)
+	}
+	time.Sleep(2 * time.Second)
+	if n := rcv.count(); n != 1 {
+		t.Errorf("%d postbacks, want 1", n)
+	}
+	_, usage := srv.get(t, "/usage?application_id="+srv.AppID)
+	if usage["jobs"] != float64(1) || usage["minutes"] != float64(1) {
+		t.Errorf("usage = %v, want one job billed once", usage)
+	}
+	if left := workFilesLeft(srv); len(left) != 0 {
+		t.Errorf("work files left: %v", left)
 	}
 }

@@ -410,6 +410,9 @@ func (w *TranscodeWorker) transcodeSource(ctx context.Context, job *vidjob.Job, 
 			// not be stored.
 			return nil, nil, err
 		}
+		if _, local := localdisk.Fault(err); local {
+			return nil, nil, err // the server's disk, not the source: Work says so
+		}
 		log.Error("ffmpeg failed", "err", err)
 		var ve *vidjob.Error
 		if errors.As(err, &ve) {
