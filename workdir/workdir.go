@@ -209,6 +209,10 @@ func (d *Dir) sweepWorker(full string, minAge time.Duration) *Removed {
 	if err := os.Rename(full, gone); err != nil {
 		return nil // another sweeper took it first
 	}
+	// A rename keeps the directory's time: mark when it became .gone-, so
+	// that other sweepers leave it to this one (see Sweep).
+	now := time.Now()
+	os.Chtimes(gone, now, now)
 	return remove(gone, ReasonDeadWorker)
 }
 
