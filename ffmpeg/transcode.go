@@ -85,9 +85,10 @@ func (r *Runner) transcode(ctx context.Context, args, shown, env []string, total
 	return nil
 }
 
-// exitError is what of failed with, carrying err, ffmpeg's last lines and,
-// when they name one, the local disk fault that stopped it (a full disk is
-// the server's trouble, not the source's: localdisk.Fault finds it).
+// exitError is the error of an ffmpeg run (named by what) that exited with
+// err: it carries err, ffmpeg's last lines and, when they name one, the
+// local disk fault that stopped it, so that localdisk.Fault finds it (a full
+// disk is the server's trouble, not the source's).
 func exitError(what string, err error, tail string) error {
 	if fault := localdisk.FaultInText(tail); fault != nil {
 		return fmt.Errorf("%s: %w: %s: %w", what, err, tail, fault)
