@@ -225,36 +225,59 @@ func checkFailure(t *testing.T, who, id string, res map[string]any) {
 	}
 }
 
-// TestRubyGemWaitsOnAJobLongerThanAMinute: the Ruby gem's
-// post_job_and_wait_for_poll on a job that takes over 70 s, with vidjob's
-// defaults. The gem's read timeout is 60 s, and before, /listen answered a
-// 202 at 60 s (which the gem returned as the results) and, without the
-// application ID, 401. Python's poll_job, whose read timeout is 5 s, waits on
-// a 15 s job and on one that fails after 10 s, on the same server.
-func TestRubyGemWaitsOnAJobLongerThanAMinute(t *testing.T) {
-	srv := startServer(t, "--max-attempts", "1")
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		id := srv.submit(t, quickJob(srv.AppID, tricklingOrigin(t, 15*time.Second)))
-		start := time.Now()
-		res := pythonPoll(t, srv, id)
-		if waited := time.Since(start); waited < 10*time.Second {
-			t.Errorf("python: answered after %s; the job should have taken about 15 s", waited)
-		}
-		checkVideo(t, "python poll_job", id, res)
-		failing := srv.submit(t, quickJob(srv.AppID, missingOrigin(t, 10*time.Second)))
-		checkFailure(t, "python poll_job", failing, pythonPoll(t, srv, failing))
-	}()
-	id := rubySubmit(t, srv, quickJob(srv.AppID, tricklingOrigin(t, 72*time.Second)))
-	start := time.Now()
-	res := rubyPoll(t, srv, id)
-	if waited := time.Since(start); waited < 65*time.Second {
-		t.Errorf("ruby: answered after %s; the job should have outlived the old 60 s", waited)
+// TestClientWaitHelpersOutliveAMinute: each client's wait helper (the Ruby
+// gem's post_job_and_wait_for_poll, python-blitline's poll_job, the Java
+// client's longPoll, detailnet's pollJob), with vidjob's defaults, waits on a
+// job that takes over 70 s and on one that fails after 65 s, side by side,
+// and gets the final results or Blitline's failure shape. Before, /listen
+// answered a 202 "still running" at 60 s, which each of them took for the
+// result; the Ruby gem's read timeout is 60 s and the Python client's 5 s,
+// so the spaces vidjob writes while it holds are what keep them reading.
+func TestClientWaitHelpersOutliveAMinute(t *testing.T) {
+	// The failing origin holds its 404 for 65 s: give it the time.
+	srv := startServer(t, "--max-attempts", "1", "--fetch-header-timeout", "2m")
+	ok := rubySubmit(t, srv, quickJob(srv.AppID, tricklingOrigin(t, 72*time.Second)))
+	failing := rubySubmit(t, srv, quickJob(srv.AppID, missingOrigin(t, 65*time.Second)))
+	submitted := time.Now()
+	type answer struct {
+		who, id string
+		waited  time.Duration
+		res     map[string]any
 	}
-	checkVideo(t, "ruby poll_job", id, res)
+	answers := make(chan answer, 8)
+	var wg sync.WaitGroup
+	// All eight wait at once, each from the job's submission: goroutines, not
+	// parallel subtests, which -parallel (GOMAXPROCS) would run two at a time.
+	for _, c := range []struct {
+		who  string
+		poll func(*testing.T, *server, string) map[string]any
+	}{{"ruby poll_job", rubyPoll}, {"python poll_job", pythonPoll}, {"java longPoll", javaLongPoll}, {"detailnet pollJob", detailnetPoll}} {
+		for _, id := range []string{ok, failing} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done() // also when a poll fails the test (Goexit)
+				res := c.poll(t, srv, id)
+				answers <- answer{c.who, id, time.Since(submitted), res}
+			}()
+		}
+	}
 	wg.Wait()
+	close(answers)
+	n := 0
+	for a := range answers {
+		n++
+		if a.waited < 62*time.Second {
+			t.Errorf("%s: answered after %s; the job should have outlived the old 60 s", a.who, a.waited)
+		}
+		if a.id == ok {
+			checkVideo(t, a.who, a.id, a.res)
+		} else {
+			checkFailure(t, a.who, a.id, a.res)
+		}
+	}
+	if n != 8 {
+		t.Fatalf("%d of 8 waits answered", n)
+	}
 }
 
 // quickJob is the README's job for src with the smallest preset and no
