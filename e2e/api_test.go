@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,9 +90,8 @@ func TestJobTimeoutFailsTheJobAndCleansUp(t *testing.T) {
 	if len(errs) != 1 || errs[0] != "The job took longer than the 3s limit." {
 		t.Fatalf("results = %v", res)
 	}
-	entries, _ := os.ReadDir(filepath.Join(srv.Data, "tmp"))
-	if len(entries) != 0 {
-		t.Errorf("temp files left: %v", entries)
+	if left := workFilesLeft(srv); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
 	}
 	if out, _ := output("pgrep", "-f", filepath.Join(srv.Data, "tmp")); strings.TrimSpace(out) != "" {
 		t.Errorf("ffmpeg still running: %s", out)

@@ -83,8 +83,9 @@ func alive(pid int) bool {
 }
 
 // TestKilledWorkerJobIsRescuedAndBilledOnce: `kill -9` of a worker in the middle
-// of an encode kills its ffmpeg too; after the rescue delay another worker runs
-// the job, which completes once, is billed once and posts back once.
+// of an encode kills its ffmpeg too; the next worker on the same disk removes
+// its work files; after the rescue delay another worker runs the job, which
+// completes once, is billed once and posts back once.
 func TestKilledWorkerJobIsRescuedAndBilledOnce(t *testing.T) {
 	database := postgresDatabase(t)
 	srv := startServer(t, "--database", database, "--workers", "0")
@@ -106,6 +107,10 @@ func TestKilledWorkerJobIsRescuedAndBilledOnce(t *testing.T) {
 	if len(encoders) != 1 {
 		t.Fatalf("worker has %d ffmpeg children, want 1", len(encoders))
 	}
+	attempts, _ := filepath.Glob(filepath.Join(srv.Data, "tmp", "w-*", "job-"+id+"-*"))
+	if len(attempts) != 1 {
+		t.Fatalf("attempt directories: %v, want one in the worker's own directory", attempts)
+	}
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	<-first.done
 	deadline := time.Now().Add(5 * time.Second)
@@ -117,6 +122,17 @@ func TestKilledWorkerJobIsRescuedAndBilledOnce(t *testing.T) {
 	}
 
 	startWorker(t, srv, database, flags...)
+	// The new worker shares the dead one's tmp directory and sweeps it at
+	// start: the dead worker's lock is free.
+	deadDir := filepath.Dir(attempts[0])
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(deadDir); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed worker's directory %s was not swept", deadDir)
+		}
+	}
 	pb := rcv.wait(t, 4*time.Minute)
 	res := results(t, pb.Body)
 	if res["job_id"] != id || res["errors"] != nil || res["video"] == nil {

@@ -380,6 +380,34 @@ func filterRiverDebug(log string) string {
 	return strings.Join(keep, "\n")
 }
 
+// workFilesLeft lists what is under the server's tmp directory (DATA/tmp or
+// --tmp-dir) besides each
+// worker's own directory and its lock file: the files of attempts, which
+// should be gone once they end.
+func workFilesLeft(srv *server) []string {
+	tmp := filepath.Join(srv.Data, "tmp")
+	for i, a := range srv.args {
+		if a == "--tmp-dir" && i+1 < len(srv.args) {
+			tmp = srv.args[i+1]
+		}
+	}
+	var left []string
+	filepath.WalkDir(tmp, func(path string, e os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(tmp, path)
+		if err != nil || rel == "." {
+			return nil
+		}
+		dir, name := filepath.Split(rel)
+		worker := strings.HasPrefix(strings.TrimSuffix(dir, "/"), "w-") && !strings.Contains(strings.TrimSuffix(dir, "/"), "/")
+		if (dir == "" && strings.HasPrefix(name, "w-") && e.IsDir()) || (worker && name == "lock") {
+			return nil
+		}
+		left = append(left, rel)
+		return nil
+	})
+	return left
+}
+
 // makeClip writes a small 320x240 clip of the given seconds into dir and returns
 // its file name.
 func makeClip(t *testing.T, dir string, seconds float64) string {

@@ -158,8 +158,8 @@ func TestBucketsAndDisabledApplications(t *testing.T) {
 	if _, out := srv.get(t, "/usage"); out["jobs"] != float64(0) {
 		t.Errorf("usage = %v, want nothing charged", out)
 	}
-	if entries, _ := os.ReadDir(filepath.Join(srv.Data, "tmp")); len(entries) != 0 {
-		t.Errorf("temp files left: %v", entries)
+	if left := workFilesLeft(srv); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
 	}
 	vidjobCLI(t, srv, "apps", "enable", srv.AppID)
 	if status, _ := srv.post(t, "/job", "application/json", smallJob(srv.AppID, src, "", "bucket-a")); status != 200 {
@@ -307,8 +307,8 @@ func TestSourceLimitsFailJobsCleanly(t *testing.T) {
 	if _, out := srv.get(t, "/usage"); out["jobs"] != float64(0) {
 		t.Errorf("usage = %v, want nothing charged", out)
 	}
-	if entries, _ := os.ReadDir(filepath.Join(srv.Data, "tmp")); len(entries) != 0 {
-		t.Errorf("temp files left: %v", entries)
+	if left := workFilesLeft(srv); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
 	}
 }
 
@@ -390,8 +390,8 @@ func TestHostileSourcesThroughTheService(t *testing.T) {
 	if _, out := srv.get(t, "/usage"); out["jobs"] != float64(0) {
 		t.Errorf("usage = %v, want nothing charged", out)
 	}
-	if entries, _ := os.ReadDir(filepath.Join(srv.Data, "tmp")); len(entries) != 0 {
-		t.Errorf("temp files left: %v", entries)
+	if left := workFilesLeft(srv); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
 	}
 }
 

@@ -87,9 +87,8 @@ func TestReadmeJobEndToEnd(t *testing.T) {
 			return s3url // read back through the server, as a player would
 		})
 		// Nothing is left behind in the working directory.
-		entries, _ := os.ReadDir(filepath.Join(srv.Data, "tmp"))
-		if len(entries) != 0 {
-			t.Errorf("temp files left: %v", entries)
+		if left := workFilesLeft(srv); len(left) != 0 {
+			t.Errorf("temp files left: %v", left)
 		}
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {

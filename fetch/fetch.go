@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/localdisk"
 )
 
 // Policy says which addresses may be dialled and how long and how much a fetch
@@ -216,6 +217,10 @@ func DownloadWatched(ctx context.Context, client *http.Client, url, path string,
 	case maxBytes > 0 && n > maxBytes:
 		return n, permanent(vidjob.Errorf(vidjob.ETOOLARGE, "Source is larger than the %d-byte limit.", maxBytes))
 	case copyErr != nil:
+		if _, local := localdisk.Fault(copyErr); local {
+			// The server's disk, not the source, failed the download.
+			return n, fmt.Errorf("write download file: %w", copyErr)
+		}
 		return n, describe(copyErr)
 	case closeErr != nil:
 		return n, fmt.Errorf("write download file: %w", closeErr)

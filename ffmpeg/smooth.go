@@ -134,7 +134,7 @@ func (r *Runner) SmoothManifests(ctx context.Context, ismv, published, work stri
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("smooth manifests: %w", context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("smooth manifests: ffmpeg: %w: %s", err, stderr.lastLines(8))
+		return nil, exitError("smooth manifests: ffmpeg", err, stderr.lastLines(8))
 	}
 	client, err := os.ReadFile(filepath.Join(ssDir, "Manifest"))
 	if err != nil {

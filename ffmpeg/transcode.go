@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vidjob/vidjob/internal/runlog"
+	"github.com/vidjob/vidjob/localdisk"
 )
 
 // progressInterval is the least time between two progress callbacks: often
@@ -76,12 +77,23 @@ func (r *Runner) transcode(ctx context.Context, args, shown, env []string, total
 		return fmt.Errorf("ffmpeg stopped: %w", context.Cause(ctx))
 	}
 	if err != nil {
-		return fmt.Errorf("ffmpeg: %w: %s", err, stderr.lastLines(8))
+		return exitError("ffmpeg", err, stderr.lastLines(8))
 	}
 	if progress != nil && total > 0 {
 		progress(1)
 	}
 	return nil
+}
+
+// exitError is the error of an ffmpeg run (named by what) that exited with
+// err: it carries err, ffmpeg's last lines and, when they name one, the
+// local disk fault that stopped it, so that localdisk.Fault finds it (a full
+// disk is the server's trouble, not the source's).
+func exitError(what string, err error, tail string) error {
+	if fault := localdisk.FaultInText(tail); fault != nil {
+		return fmt.Errorf("%s: %w: %s: %w", what, err, tail, fault)
+	}
+	return fmt.Errorf("%s: %w: %s", what, err, tail)
 }
 
 // progressReader turns ffmpeg's -progress key=value blocks into fraction

@@ -36,6 +36,12 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// SpaceChecker says whether the server has the disk space it keeps free
+// (package localdisk): an EUNAVAILABLE error when it has not.
+type SpaceChecker interface {
+	Check() error
+}
+
 // PresetCatalog finds presets (package preset).
 type PresetCatalog interface {
 	Lookup(name string) (*vidjob.Preset, string, error)
@@ -98,6 +104,9 @@ type Server struct {
 	AdminToken string
 	// Metrics serves /metrics (package metrics); nil serves none.
 	Metrics http.Handler
+	// Space refuses jobs, and makes /healthz unhealthy, while the server's
+	// disk is short of room; nil checks nothing.
+	Space SpaceChecker
 
 	slotsOnce sync.Once
 	slots     chan struct{}
@@ -219,6 +228,14 @@ func (s *Server) postJob(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeError(w, r, err)
 		return
+	}
+	if s.Space != nil {
+		// A job accepted now could not be stored or worked (SQLite cannot
+		// commit on a full disk, ffmpeg cannot write its output).
+		if err := s.Space.Check(); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	answers := make([]any, len(subs))
 	firstErr := error(nil)
@@ -449,8 +466,30 @@ func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Store.Ping(ctx); err != nil {
-		s.writeError(w, r, vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The database is unavailable."))
+		s.unhealthy(w, r, "database", vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The database is unavailable."))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	if s.Space != nil {
+		// The same check as POST /job's: unhealthy exactly while jobs are
+		// refused for lack of room.
+		if err := s.Space.Check(); err != nil {
+			s.unhealthy(w, r, "disk_space", err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, health{Status: "ok"})
+}
+
+// health is GET /healthz's answer; Reason names what is wrong in a word a
+// monitor can match ("database", "disk_space"), Error says it in a sentence.
+type health struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+func (s *Server) unhealthy(w http.ResponseWriter, r *http.Request, reason string, err error) {
+	s.Logger.Warn("unhealthy", "reason", reason, "err", err)
+	w.Header().Set("Retry-After", "5")
+	writeJSON(w, http.StatusServiceUnavailable, health{Status: "unavailable", Reason: reason, Error: vidjob.ErrorMessage(err)})
 }

@@ -31,6 +31,9 @@ type Metrics struct {
 	realtimeFactor *prometheus.HistogramVec
 	bytesFetched   prometheus.Counter
 	bytesUploaded  prometheus.Counter
+	sweptDirs      *prometheus.CounterVec
+	sweptBytes     *prometheus.CounterVec
+	localFaults    *prometheus.CounterVec
 }
 
 // New builds the metrics; stats is read on every scrape, bounded by a 5-second
@@ -56,7 +59,20 @@ func New(stats StatsSource, logger *slog.Logger) *Metrics {
 		Name: "vidjob_output_bytes_uploaded_total",
 		Help: "Bytes of output stored (S3 or the local store) by this process.",
 	})
+	m.sweptDirs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vidjob_work_dirs_swept_total",
+		Help: "Work directories this process removed because no running attempt owned them, by reason (dead_worker, old_layout, ended_attempt).",
+	}, []string{"reason"})
+	m.sweptBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vidjob_work_bytes_swept_total",
+		Help: "Bytes of files in the work directories this process swept, by reason.",
+	}, []string{"reason"})
+	m.localFaults = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vidjob_local_disk_faults_total",
+		Help: "Attempts that failed because the server's own disk failed them (ENOSPC, EDQUOT, EIO, EROFS), by error; each is retried.",
+	}, []string{"error"})
 	m.registry.MustRegister(m.transcodeTime, m.realtimeFactor, m.bytesFetched, m.bytesUploaded,
+		m.sweptDirs, m.sweptBytes, m.localFaults,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&dbCollector{stats: stats, logger: logger})
 	return m
@@ -72,6 +88,16 @@ func (m *Metrics) SourceFetched(bytes int64) { m.bytesFetched.Add(float64(bytes)
 
 // OutputStored counts a stored output.
 func (m *Metrics) OutputStored(bytes int64) { m.bytesUploaded.Add(float64(bytes)) }
+
+// WorkFilesSwept counts a work directory removed by a sweep.
+func (m *Metrics) WorkFilesSwept(reason string, bytes int64) {
+	m.sweptDirs.WithLabelValues(reason).Inc()
+	m.sweptBytes.WithLabelValues(reason).Add(float64(bytes))
+}
+
+// LocalDiskFault counts an attempt failed by the server's own disk; errno
+// names the error (ENOSPC, ...).
+func (m *Metrics) LocalDiskFault(errno string) { m.localFaults.WithLabelValues(errno).Inc() }
 
 // Transcoded records one ffmpeg run: how long it took and how much media it made.
 func (m *Metrics) Transcoded(presetID string, took time.Duration, mediaSeconds float64) {

@@ -44,6 +44,9 @@ func TestScrapeReadsTheDatabaseAndTheWorkersCounts(t *testing.T) {
 	m.SourceFetched(1000)
 	m.OutputStored(400)
 	m.Transcoded("1351620000001-000010", 2*time.Second, 10)
+	m.WorkFilesSwept("dead_worker", 700)
+	m.WorkFilesSwept("dead_worker", 300)
+	m.LocalDiskFault("ENOSPC")
 	out := scrape(t, m)
 	for _, want := range []string{
 		`vidjob_jobs{state="queued"} 1`,
@@ -55,6 +58,9 @@ func TestScrapeReadsTheDatabaseAndTheWorkersCounts(t *testing.T) {
 		`vidjob_transcode_seconds_bucket{preset="1351620000001-000010",le="2"} 1`,
 		`vidjob_transcode_seconds_bucket{preset="1351620000001-000010",le="1"} 0`,
 		"vidjob_database_up 1",
+		`vidjob_work_dirs_swept_total{reason="dead_worker"} 2`,
+		`vidjob_work_bytes_swept_total{reason="dead_worker"} 1000`,
+		`vidjob_local_disk_faults_total{error="ENOSPC"} 1`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("metrics lack %q", want)

@@ -18,6 +18,7 @@ import (
 	"github.com/vidjob/vidjob/ffmpeg"
 	"github.com/vidjob/vidjob/internal/logctx"
 	"github.com/vidjob/vidjob/internal/runlog"
+	"github.com/vidjob/vidjob/localdisk"
 )
 
 // Accelerated (segment-parallel) encoding of long sources.
@@ -509,14 +510,11 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
-		return fmt.Errorf("create temp dir: %w", err)
-	}
-	dir, err := os.MkdirTemp(w.TempDir, "part-"+a.JobID+"-")
+	dir, release, err := w.WorkDirs.Attempt("part-" + a.JobID + "-")
 	if err != nil {
 		return fmt.Errorf("create part dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	rl := runlog.New(dir)
 	ctx = runlog.With(ctx, rl)
 	rl.Begin(vidjob.PhaseEncode)
@@ -530,6 +528,9 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 	}
 	start := time.Now()
 	if err := w.Media.Transcode(ctx, args, 0, nil); err != nil {
+		if errno, local := localdisk.Fault(err); local {
+			w.recorder().LocalDiskFault(errno) // River retries the part as any other failure
+		}
 		return fmt.Errorf("encode part %d: %w", a.Index, err)
 	}
 	out, err := w.Media.Probe(ctx, part)

@@ -11,6 +11,7 @@ import (
 	"github.com/vidjob/vidjob/ffmpeg"
 	"github.com/vidjob/vidjob/internal/runlog"
 	"github.com/vidjob/vidjob/livefile"
+	"github.com/vidjob/vidjob/localdisk"
 )
 
 // StreamingMedia reads a source over loopback HTTP while it downloads
@@ -250,6 +251,9 @@ func (s *source) transcode(ctx context.Context, media MediaTool, args []string, 
 		}
 		if err == nil || ctx.Err() != nil {
 			return err
+		}
+		if _, local := localdisk.Fault(err); local {
+			return err // the disk, not the stream, failed it: so would the whole file
 		}
 		s.log.Warn("ffmpeg failed reading the source while it downloaded; encoding the whole file again", "err", err)
 	} else if err := s.wait(); err != nil {

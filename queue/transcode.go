@@ -23,6 +23,7 @@ import (
 	"github.com/vidjob/vidjob/ffmpeg"
 	"github.com/vidjob/vidjob/internal/logctx"
 	"github.com/vidjob/vidjob/internal/runlog"
+	"github.com/vidjob/vidjob/localdisk"
 	"github.com/vidjob/vidjob/postback"
 )
 
@@ -65,13 +66,24 @@ type Recorder interface {
 	SourceFetched(bytes int64)
 	Transcoded(presetID string, took time.Duration, mediaSeconds float64)
 	OutputStored(bytes int64)
+	// LocalDiskFault counts an attempt failed by the server's own disk;
+	// errno names the error (ENOSPC, ...).
+	LocalDiskFault(errno string)
 }
 
 type noRecorder struct{}
 
+func (noRecorder) LocalDiskFault(string)                     {}
 func (noRecorder) SourceFetched(int64)                       {}
 func (noRecorder) Transcoded(string, time.Duration, float64) {}
 func (noRecorder) OutputStored(int64)                        {}
+
+// WorkDirs gives each attempt a directory for its files, inside this
+// process's own, and release removes it; until then no sweep of leftovers
+// touches it (package workdir).
+type WorkDirs interface {
+	Attempt(prefix string) (dir string, release func(), err error)
+}
 
 // PresetCatalog finds the preset a job of an application names, by ID,
 // Description or Name, among the system presets and the application's own
@@ -106,8 +118,9 @@ type TranscodeWorker struct {
 	// SourceLimits refuse, at probe time, sources too long or too large to
 	// decode safely.
 	SourceLimits ffmpeg.SourceLimits
-	// TempDir holds each job's working directory, removed when the attempt ends.
-	TempDir        string
+	// WorkDirs gives each attempt a local directory of its own, removed
+	// when the attempt ends.
+	WorkDirs       WorkDirs
 	PricePerMinute vidjob.Micros
 	Logger         *slog.Logger
 	// Metrics counts bytes and transcode time; nil counts nothing.
@@ -171,6 +184,9 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "The job took longer than the %s limit.", w.queue.config.JobTimeout)
+		} else if errno, local := localdisk.Fault(err); local {
+			w.recorder().LocalDiskFault(errno)
+			err = localDiskFailure(err, errno, rj.Attempt < rj.MaxAttempts, rj.MaxAttempts)
 		}
 		var r retryable
 		if errors.As(err, &r) && rj.Attempt < rj.MaxAttempts {
@@ -189,6 +205,24 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 	job.State, job.Result = vidjob.StateCompleted, result
 	log.Info("job completed", "seconds", time.Since(started).Seconds(), "billed_minutes", charge.Minutes)
 	return w.finishAndClean(ctx, rj, job, charge)
+}
+
+// localDiskFailure is the failure of an attempt that the server's own disk
+// stopped (full, over quota, read-only, failing), wherever in the attempt it
+// happened: the server is at fault, not the source, so the attempt is
+// retried (retry says one follows) and the message says so, even when
+// ffmpeg was the one to hit it.
+func localDiskFailure(err error, errno string, retry bool, attempts int) error {
+	what := "ran out of disk space"
+	if errno == "EIO" || errno == "EROFS" {
+		what = "could not write its working files (a disk fault)"
+	}
+	if retry {
+		return retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err,
+			"The server %s while transcoding; the job will be retried.", what)}
+	}
+	return vidjob.WrapError(vidjob.EUNAVAILABLE, err,
+		"The server %s while transcoding, in each of its %d attempts; the fault is the server's, not the source's.", what, attempts)
 }
 
 // finish records the job's end, its charge and its postback, and completes the
@@ -277,14 +311,11 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		}
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
-		return nil, nil, retryable{fmt.Errorf("create temp dir: %w", err)}
-	}
-	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
+	dir, release, err := w.WorkDirs.Attempt("job-" + job.ID + "-")
 	if err != nil {
 		return nil, nil, retryable{fmt.Errorf("create job dir: %w", err)}
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	rl.SetDir(dir)
 
 	// An accelerated job whose parts are out comes back here: it waits, or
@@ -379,6 +410,9 @@ func (w *TranscodeWorker) transcodeSource(ctx context.Context, job *vidjob.Job, 
 			// The attempt ended, the download failed, or a segment could
 			// not be stored.
 			return nil, nil, err
+		}
+		if _, local := localdisk.Fault(err); local {
+			return nil, nil, err // the server's disk, not the source: Work says so
 		}
 		log.Error("ffmpeg failed", "err", err)
 		var ve *vidjob.Error

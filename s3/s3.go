@@ -25,6 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/vidjob/vidjob"
+	"github.com/vidjob/vidjob/localdisk"
 )
 
 // Defaults and limits for Config.
@@ -341,6 +342,11 @@ func (s *Store) uploadInput(obj vidjob.Object) (*transfermanager.UploadObjectInp
 func (s *Store) classify(ctx context.Context, obj vidjob.Object, err error) error {
 	where := fmt.Sprintf("s3: put %s/%s", obj.Bucket, obj.Key)
 	cause := fmt.Errorf("%s: %w", where, err)
+	if _, local := localdisk.Fault(err); local {
+		// Reading the output from the local disk failed, not the storage
+		// service; the worker says so.
+		return cause
+	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return vidjob.WrapError(vidjob.EUNAVAILABLE, cause, "Uploading to bucket %q was cancelled.", obj.Bucket)
 	}

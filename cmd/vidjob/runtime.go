@@ -23,6 +23,7 @@ import (
 	"github.com/vidjob/vidjob/queue"
 	"github.com/vidjob/vidjob/s3"
 	"github.com/vidjob/vidjob/sqlstore"
+	"github.com/vidjob/vidjob/workdir"
 )
 
 // WorkerFlags configure everything that runs jobs; `serve` and `worker` share them.
@@ -53,6 +54,8 @@ type WorkerFlags struct {
 	AccelerateAfter      time.Duration   `help:"Encode sources at least this long in segments that any worker takes, then join them (single-file MP4/H.264 presets that keep the source's frame rate); 0 turns it off." default:"0" env:"VIDJOB_ACCELERATE_AFTER"`
 	AccelerateSegment    time.Duration   `help:"Length of the segments of an accelerated encode (cut at the source's keyframes)." default:"45s" env:"VIDJOB_ACCELERATE_SEGMENT"`
 	ScratchBucket        string          `help:"Bucket of the object store that holds accelerated encodes' segments while they run; allow it to no application." default:"vidjob-scratch" env:"VIDJOB_SCRATCH_BUCKET"`
+	TmpDir               string          `name:"tmp-dir" help:"Directory for jobs' working files (sources, outputs); workers may share it. Default: DATA/tmp." env:"VIDJOB_TMP_DIR" type:"path"`
+	TmpSweepInterval     time.Duration   `name:"tmp-sweep-interval" help:"How often a worker removes working files that no running attempt owns (dead workers', earlier versions', its own leftovers); it also does at start." default:"5m" env:"VIDJOB_TMP_SWEEP_INTERVAL"`
 
 	S3Endpoint   string `name:"s3-endpoint" help:"S3-compatible endpoint URL; empty stores outputs on local disk under DATA/objects." env:"VIDJOB_S3_ENDPOINT"`
 	S3Region     string `name:"s3-region" help:"S3 region." default:"us-east-1" env:"VIDJOB_S3_REGION"`
@@ -170,6 +173,15 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		store, sources, scratch, rt.objects = disk, disk, disk, disk.Handler()
 	}
 
+	var work *workdir.Dir
+	if workers > 0 {
+		if work, err = f.openWorkDir(ctx, logger, rt.metrics); err != nil {
+			rt.Close()
+			return nil, err
+		}
+		rt.closers = append(rt.closers, work.Close)
+	}
+
 	client := policy.Client()
 	// Resident exiftool processes, one per concurrent transcode (each job reads
 	// two files): starting exiftool costs more than asking it.
@@ -187,7 +199,7 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		MaxSourceBytes: f.MaxSourceBytes,
 		StreamSources:  f.StreamSource,
 		SourceLimits:   ffmpeg.SourceLimits{MaxDuration: f.MaxSourceDuration, MaxWidth: maxW, MaxHeight: maxH},
-		TempDir:        filepath.Join(f.Data, "tmp"),
+		WorkDirs:       work,
 		PricePerMinute: price,
 		Logger:         logger,
 		Metrics:        rt.metrics,
@@ -210,6 +222,39 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 	}
 	rt.closers = append(rt.closers, func() error { rt.queue.Close(); return nil })
 	return rt, nil
+}
+
+// tmpDir is where jobs' working files go.
+func (f *WorkerFlags) tmpDir() string {
+	if f.TmpDir != "" {
+		return f.TmpDir
+	}
+	return filepath.Join(f.Data, "tmp")
+}
+
+// openWorkDir makes this process's own directory under the tmp dir, sweeps
+// what no running attempt owns once before any job starts (so a restart after
+// a kill -9 leaves nothing of the dead process), then again every
+// --tmp-sweep-interval until ctx ends.
+func (f *WorkerFlags) openWorkDir(ctx context.Context, logger *slog.Logger, m *metrics.Metrics) (*workdir.Dir, error) {
+	if f.TmpSweepInterval <= 0 {
+		return nil, fmt.Errorf("--tmp-sweep-interval (%s) must be positive", f.TmpSweepInterval)
+	}
+	// A directory of the old layout may belong to a running attempt of an
+	// older vidjob on the same disk; no attempt outlives its job timeout, and
+	// the margin is the rescue delay's default.
+	work, err := workdir.Open(f.tmpDir(), f.JobTimeout+10*time.Minute, logger.With("component", "workdir"))
+	if err != nil {
+		return nil, err
+	}
+	count := func(removed []workdir.Removed) {
+		for _, r := range removed {
+			m.WorkFilesSwept(r.Reason, r.Bytes)
+		}
+	}
+	count(work.Sweep())
+	go work.Run(ctx, f.TmpSweepInterval, count)
+	return work, nil
 }
 
 // loadCatalog returns the system presets plus, when path is set, the custom

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	vidjobhttp "github.com/vidjob/vidjob/http"
+	"github.com/vidjob/vidjob/localdisk"
 	"github.com/vidjob/vidjob/sqlstore"
 )
 
@@ -27,6 +28,7 @@ type ServeCmd struct {
 	OpenListen    bool          `hidden:"" help:"Deprecated: the job ID alone is enough by default; see --listen-requires-app." env:"VIDJOB_OPEN_LISTEN"`
 	ListenTimeout time.Duration `hidden:"" help:"Deprecated and ignored: GET /listen holds until the job ends; clients that want an early answer ask with ?timeout=SECONDS." env:"VIDJOB_LISTEN_TIMEOUT"`
 	AdminToken    string        `help:"Token for the dashboard and /metrics; empty uses DATA/admin-token, made at first start." env:"VIDJOB_ADMIN_TOKEN"`
+	MinFreeBytes  uint64        `help:"Free space, in bytes, the data directory (and, with workers, the tmp directory) must keep: below it POST /job answers 503 and /healthz reports disk_space, instead of jobs failing on a full disk." default:"268435456" env:"VIDJOB_MIN_FREE_BYTES"`
 }
 
 // Run serves until ctx is cancelled (SIGINT or SIGTERM).
@@ -80,6 +82,7 @@ func (c *ServeCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Presets:      rt.catalog,
 		AdminToken:   admin,
 		Metrics:      rt.metrics.Handler(),
+		Space:        c.space(rt.workers),
 	}
 	srv := vidjobhttp.NewHTTPServer(api.Handler(), vidjobhttp.ServerLimits{})
 	srv.RegisterOnShutdown(api.StopStreams)
@@ -120,6 +123,17 @@ func (c *ServeCmd) checkListenFlags(logger *slog.Logger) error {
 		return fmt.Errorf("--max-listeners must be at least 1, not %d", c.MaxListeners)
 	}
 	return nil
+}
+
+// space is the room POST /job and /healthz ask for: in the data directory
+// (the SQLite database, the local object store) and, when this process runs
+// jobs, in their working directory.
+func (c *ServeCmd) space(workers int) *localdisk.Space {
+	dirs := []localdisk.Dir{{Role: "data directory", Path: c.Data}}
+	if workers > 0 {
+		dirs = append(dirs, localdisk.Dir{Role: "work directory", Path: c.tmpDir()})
+	}
+	return &localdisk.Space{Dirs: dirs, Min: c.MinFreeBytes}
 }
 
 // workerCount turns the -1 default into one worker per two cores: ffmpeg uses
