@@ -66,7 +66,7 @@ test: deps tools browser clients vet vulncheck fuzz
 soak: deps tools
 	VIDJOB_SOAK=1 $(GO) test -timeout 60m -run TestSoakJobsThroughRestarts -count=1 -v ./e2e
 
-## bench: benchmark tables; BENCH_ARGS picks suites, e.g. BENCH_ARGS="-suite overhead,memory,x264" (docs/PERFORMANCE.md)
+## bench: benchmark tables; BENCH_ARGS picks suites, e.g. BENCH_ARGS="-suite submit -count 3 -markdown" prints the tables docs/PERFORMANCE.md carries
 BENCH_ARGS ?=
 bench:
 	$(GO) run ./bench $(BENCH_ARGS)

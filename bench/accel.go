@@ -62,14 +62,14 @@ func (e benchEnv) accelSuite(o accelOptions) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Printf("## Accelerated encoding: a %s %dx%d source, preset %s, x264 %s, segments of %s\n\n",
+	e.out.heading("Accelerated encoding: a %s %dx%d source, preset %s, x264 %s, segments of %s",
 		o.source, accelWidth, accelHeight, o.presetID, o.x264, o.segment)
 	start := time.Now()
 	src, err := testmedia.Generate(context.Background(), dir, testmedia.Spec{Seconds: o.source.Seconds(), Width: accelWidth, Height: accelHeight})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("(source generated in %.0f s)\n\n", time.Since(start).Seconds())
+	fmt.Fprintf(os.Stderr, "bench: accel source generated in %.0f s\n", time.Since(start).Seconds())
 
 	plain, err := plainFFmpeg(src, dir, o)
 	if err != nil {
@@ -82,14 +82,14 @@ func (e benchEnv) accelSuite(o accelOptions) error {
 	defer media.Close()
 	srcURL := media.url + "/" + filepath.Base(src)
 
-	fmt.Println("| run | wall time | its ffmpeg encode | speed-up vs 1 worker | speed-up vs plain ffmpeg |")
-	fmt.Println("|---|---|---|---|---|")
-	fmt.Printf("| plain ffmpeg, one pass | %.1f s | %.1f s | | 1.00 |\n", plain.Seconds(), plain.Seconds())
+	t := table{header: []string{"run", "wall time", "its ffmpeg encode", "speed-up vs 1 worker", "speed-up vs plain ffmpeg"}}
+	t.rows = append(t.rows, []string{"plain ffmpeg, one pass", seconds1(plain), seconds1(plain), "", "1.00"})
 	off, encode, err := e.accelRun(pg, srcURL, 1, false, o)
 	if err != nil {
 		return fmt.Errorf("one pass through vidjob: %w", err)
 	}
-	fmt.Printf("| vidjob, 1 worker process, acceleration off | %.1f s | %.1f s | | %.2f |\n", off.Seconds(), encode.Seconds(), plain.Seconds()/off.Seconds())
+	t.rows = append(t.rows, []string{"vidjob, 1 worker process, acceleration off", seconds1(off), seconds1(encode), "",
+		fmt.Sprintf("%.2f", plain.Seconds()/off.Seconds())})
 	var one time.Duration
 	for _, n := range o.workers {
 		took, _, err := e.accelRun(pg, srcURL, n, true, o)
@@ -99,12 +99,16 @@ func (e benchEnv) accelSuite(o accelOptions) error {
 		if one == 0 {
 			one = took
 		}
-		fmt.Printf("| vidjob, %d worker process(es), accelerated | %.1f s | | %.2f | %.2f |\n",
-			n, took.Seconds(), one.Seconds()/took.Seconds(), plain.Seconds()/took.Seconds())
+		t.rows = append(t.rows, []string{fmt.Sprintf("vidjob, %d worker process(es), accelerated", n), seconds1(took), "",
+			fmt.Sprintf("%.2f", one.Seconds()/took.Seconds()), fmt.Sprintf("%.2f", plain.Seconds()/took.Seconds())})
 	}
-	fmt.Printf("\nEach worker process and plain ffmpeg run on one CPU (taskset -c) with -threads 1; speed-up vs 1 worker is against the first accelerated row (%d). *its ffmpeg encode* is the one-pass job's ffmpeg run from its `run` (GET /jobs/{id}): wall time minus it is what vidjob spent around the encode.\n\n", o.workers[0])
+	e.out.table(t)
+	e.out.note("Each worker process and plain ffmpeg run on one CPU (taskset -c) with -threads 1; speed-up vs 1 worker is against the first accelerated row (%d). *its ffmpeg encode* is the one-pass job's ffmpeg run from its `run` (GET /jobs/{id}): wall time minus it is what vidjob spent around the encode.", o.workers[0])
 	return nil
 }
+
+// seconds1 is d in seconds to a tenth, as the accel table shows times.
+func seconds1(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
 // plainFFmpeg runs the command vidjob would run in one pass, pinned to CPU 0
 // with one thread, and returns its wall time.

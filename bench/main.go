@@ -10,6 +10,12 @@
 //	go run ./bench -suite memory            # vidjob's peak RSS while it runs a job on a 2 GB source
 //	go run ./bench -suite x264              # what each --x264-preset costs in time and gives in quality
 //
+// With -markdown it prints only the tables docs/PERFORMANCE.md carries, each
+// under a line giving the date, the core count, the CPU model and the command,
+// so that refreshing the document is one command and a paste:
+//
+//	make bench BENCH_ARGS="-suite submit -count 3 -markdown"
+//
 // A quick smoke run of the overhead suite:
 //
 //	go run ./bench -suite overhead -sources 2s -presets 1351620000001-000010 -runs 2
@@ -60,7 +66,12 @@ func main() {
 	accelWorkers := flag.String("accel-workers", "1,2,4", "worker process counts of the accel suite")
 	accelX264 := flag.String("accel-x264-preset", "medium", "x264 preset of the accel suite's workers and plain ffmpeg")
 	accelPresetID := flag.String("accel-preset", accelPreset, "Elastic Transcoder preset of the accel suite")
+	markdown := flag.Bool("markdown", false, "print only the tables docs/PERFORMANCE.md carries, each under a line with the date, machine and command")
+	count := flag.Int("count", 1, "submit and scaling suites: how many times to run, one row (or group of rows) per run")
 	flag.Parse()
+	if *count < 1 {
+		fail(fmt.Errorf("-count must be at least 1"))
+	}
 	counts, err := parseCounts(*accelWorkers)
 	if err != nil {
 		fail(err)
@@ -75,14 +86,17 @@ func main() {
 		fail(err)
 	}
 	defer cleanup()
-	env := benchEnv{bin: bin, clients: *clients}
-	fmt.Printf("vidjob benchmark — %s, %d cores, %s\n\n", time.Now().UTC().Format(time.RFC3339), numCPU(), cpuModel())
+	out := &report{w: os.Stdout, markdown: *markdown, command: commandLine(os.Args[1:]), cpu: cpuModel(), cores: numCPU(), now: time.Now}
+	env := benchEnv{bin: bin, clients: *clients, out: out}
+	if !out.markdown {
+		fmt.Printf("vidjob benchmark — %s, %d cores, %s\n\n", time.Now().UTC().Format(time.RFC3339), out.cores, out.cpu)
+	}
 	for _, s := range strings.Split(*suite, ",") {
 		switch strings.TrimSpace(s) {
 		case "submit":
-			err = env.submitSuite(*duration)
+			err = env.submitSuite(*duration, *count)
 		case "scaling":
-			err = env.scalingSuite(scalingOptions{levels: parseLevels(*levels), rounds: *scalingRounds, jobs: *scalingJobs})
+			err = env.scalingSuite(scalingOptions{levels: parseLevels(*levels), rounds: *scalingRounds, jobs: *scalingJobs, count: *count})
 		case "accel":
 			err = env.accelSuite(accelOptions{source: *accelSource, segment: *accelSegment, workers: counts,
 				x264: *accelX264, presetID: *accelPresetID})
@@ -145,6 +159,7 @@ func fail(err error) {
 type benchEnv struct {
 	bin     string
 	clients int
+	out     *report
 }
 
 // buildVidjob builds the binary under test into a temporary directory.
@@ -175,7 +190,7 @@ type database struct {
 func databases() ([]database, error) {
 	dbs := []database{{name: "SQLite"}}
 	if os.Getenv("VIDJOB_TEST_DATABASE_URL") == "" {
-		fmt.Println("(PostgreSQL skipped: VIDJOB_TEST_DATABASE_URL is not set)")
+		fmt.Fprintln(os.Stderr, "bench: PostgreSQL skipped: VIDJOB_TEST_DATABASE_URL is not set")
 		return dbs, nil
 	}
 	pg, err := freshPostgres()

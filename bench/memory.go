@@ -100,21 +100,25 @@ func (e benchEnv) memorySuite(size int64, serve []string, versitygw string) erro
 		results = append(results, r)
 	}
 
-	fmt.Printf("## Memory: the vidjob process while it runs one job on a %d MiB source\n\n", fi.Size()>>20)
-	fmt.Printf("Raw 1080p video with noise in Matroska (%d frames), served over local HTTP, one worker. RSS is the vidjob process's own (/proc/PID/status), never ffmpeg's or exiftool's. The peak during the big job is VmHWM after resetting it (/proc/PID/clear_refs) once a 2 s job had run.\n\n", frames)
-	fmt.Println("| store | preset | output | RSS idle | peak after a 2 s job | **peak during the big job** | largest 20 ms sample | big job: fetch / encode / upload |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	e.out.heading("Memory: the vidjob process while it runs one job on a %d MiB source", fi.Size()>>20)
+	e.out.note("Raw 1080p video with noise in Matroska (%d frames), served over local HTTP, one worker. RSS is the vidjob process's own (/proc/PID/status), never ffmpeg's or exiftool's. The peak during the big job is VmHWM after resetting it (/proc/PID/clear_refs) once a 2 s job had run.", frames)
+	e.out.table(memoryTable(results))
+	return nil
+}
+
+// memoryTable is one row per object store.
+func memoryTable(results []memoryResult) table {
+	t := table{header: []string{"store", "preset", "output", "RSS idle", "peak after a 2 s job", "**peak during the big job**", "largest 20 ms sample", "big job: fetch / encode / upload"}}
 	for _, r := range results {
 		peak := fmt.Sprintf("**%.0f MiB**", r.peak)
 		if !r.resetOK {
 			peak += " (since start: reset refused)"
 		}
-		fmt.Printf("| %s | %s | %.0f MiB | %.0f MiB | %.0f MiB | %s | %.0f MiB | %s / %s / %s |\n", r.store, presetName(r.preset), r.outputMiB,
-			r.idle, r.afterSmall, peak, r.sampled,
-			secs(r.job.phases[vidjob.PhaseFetch]), secs(r.job.phases[vidjob.PhaseEncode]), secs(r.job.phases[vidjob.PhaseUpload]))
+		t.rows = append(t.rows, []string{r.store, presetName(r.preset), fmt.Sprintf("%.0f MiB", r.outputMiB),
+			fmt.Sprintf("%.0f MiB", r.idle), fmt.Sprintf("%.0f MiB", r.afterSmall), peak, fmt.Sprintf("%.0f MiB", r.sampled),
+			fmt.Sprintf("%s / %s / %s", secs(r.job.phases[vidjob.PhaseFetch]), secs(r.job.phases[vidjob.PhaseEncode]), secs(r.job.phases[vidjob.PhaseUpload]))})
 	}
-	fmt.Println()
-	return nil
+	return t
 }
 
 // memoryRun starts vidjob with flags, runs a 2 s job, resets the peak, runs

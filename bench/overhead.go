@@ -133,42 +133,47 @@ func (e benchEnv) overheadSuite(o overheadOptions) error {
 			}
 		}
 	}
-	fmt.Printf("## Overhead: end-to-end job time ÷ ffmpeg alone with the job's own arguments\n\n")
+	e.out.heading("Overhead: end-to-end job time ÷ ffmpeg alone with the job's own arguments")
 	layout := "index (moov) first, as web-served files have it"
 	if !o.fastStart {
 		layout = "index (moov) last: the probe waits for the whole download"
 	}
-	fmt.Printf("Sources: H.264/AAC MP4, %s.\n\n", layout)
-	fmt.Printf("One worker, %s, local object store, source and postback receiver on local HTTP. End to end is POST /job sent → postback received; ffmpeg alone is the job's listed encode command, run by hand on a local copy of the source. Medians of the runs shown.\n\n", db.name)
-	fmt.Println("*ratio* is the median end to end ÷ the median ffmpeg alone; *paired ratio* is the median of each run's end to end ÷ the ffmpeg run made right after it, which the encoder's drift over minutes disturbs less; *overhead* is the median of each run's difference. *outside ffmpeg* is end to end minus the job's own ffmpeg run, which a busy machine disturbs less still (all come from the same runs).")
-	fmt.Println()
-	fmt.Println("| source | preset | runs | end to end | ffmpeg alone | ratio | paired ratio | overhead (ms) | outside ffmpeg (ms) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
-	for _, d := range o.sources {
-		for _, p := range o.presets {
+	e.out.note("Sources: H.264/AAC MP4, %s.", layout)
+	e.out.note("One worker, %s, local object store, source and postback receiver on local HTTP. End to end is POST /job sent → postback received; ffmpeg alone is the job's listed encode command, run by hand on a local copy of the source. Medians of the runs shown.", db.name)
+	e.out.note("*ratio* is the median end to end ÷ the median ffmpeg alone; *paired ratio* is the median of each run's end to end ÷ the ffmpeg run made right after it, which the encoder's drift over minutes disturbs less; *overhead* is the median of each run's difference. *outside ffmpeg* is end to end minus the job's own ffmpeg run, which a busy machine disturbs less still (all come from the same runs).")
+	e.out.table(overheadTable(o.sources, o.presets, results))
+	e.out.heading("Fixed overhead on the %s source, by phase (median ms)", o.sources[0])
+	e.out.note("encode − ffmpeg is the encode phase's time outside the ffmpeg process (state updates, building arguments); other is end to end minus every phase (HTTP submission before the job row exists, and the receiver's side).")
+	e.out.table(phaseTable(o.sources[0], o.presets, results[o.sources[0]]))
+	return nil
+}
+
+// overheadTable is one row per source and preset: the medians of its runs
+// against ffmpeg alone.
+func overheadTable(sources []time.Duration, presets []string, results map[time.Duration]map[string][]sample) table {
+	t := table{header: []string{"source", "preset", "runs", "end to end", "ffmpeg alone", "ratio", "paired ratio", "overhead (ms)", "outside ffmpeg (ms)"}}
+	for _, d := range sources {
+		for _, p := range presets {
 			ss := results[d][p]
 			e2e := median(ss, func(s sample) time.Duration { return s.endToEnd })
 			plain := median(ss, func(s sample) time.Duration { return s.plain })
 			over := median(ss, func(s sample) time.Duration { return s.endToEnd - s.plain })
 			outside := median(ss, func(s sample) time.Duration { return s.endToEnd - s.inJob })
-			fmt.Printf("| %s | %s | %d | %s | %s | %.2f | %.2f | %s | %s |\n", d, presetName(p), len(ss), secs(e2e), secs(plain),
-				e2e.Seconds()/plain.Seconds(), pairedRatio(ss), msInt(over), msInt(outside))
+			t.rows = append(t.rows, []string{d.String(), presetName(p), fmt.Sprint(len(ss)), secs(e2e), secs(plain),
+				fmt.Sprintf("%.2f", e2e.Seconds()/plain.Seconds()), fmt.Sprintf("%.2f", pairedRatio(ss)), msInt(over), msInt(outside)})
 		}
 	}
-	fmt.Println()
+	return t
+}
 
-	short := o.sources[0]
-	fmt.Printf("## Fixed overhead on the %s source, by phase (median ms)\n\n", short)
-	fmt.Println("encode − ffmpeg is the encode phase's time outside the ffmpeg process (state updates, building arguments); other is end to end minus every phase (HTTP submission before the job row exists, and the receiver's side).")
-	fmt.Println()
-	header := []string{"preset", "end to end", "ffmpeg in job"}
-	header = append(header, vidjob.Phases()...)
-	header = append(header, "encode − ffmpeg", "other")
-	fmt.Println("| " + strings.Join(header, " | ") + " |")
-	fmt.Println("|" + strings.Repeat("---|", len(header)))
-	for _, p := range o.presets {
-		ss := results[short][p]
-		row := []string{presetName(p), msInt(median(ss, func(s sample) time.Duration { return s.endToEnd })),
+// phaseTable breaks the jobs on one source down by phase (median ms).
+func phaseTable(source time.Duration, presets []string, results map[string][]sample) table {
+	t := table{header: []string{"source", "preset", "end to end", "ffmpeg in job"}}
+	t.header = append(t.header, vidjob.Phases()...)
+	t.header = append(t.header, "encode − ffmpeg", "other")
+	for _, p := range presets {
+		ss := results[p]
+		row := []string{source.String(), presetName(p), msInt(median(ss, func(s sample) time.Duration { return s.endToEnd })),
 			msInt(median(ss, func(s sample) time.Duration { return s.inJob }))}
 		for _, ph := range vidjob.Phases() {
 			row = append(row, msInt(median(ss, func(s sample) time.Duration { return s.phases[ph] })))
@@ -182,10 +187,9 @@ func (e benchEnv) overheadSuite(o overheadOptions) error {
 				}
 				return rest
 			})))
-		fmt.Println("| " + strings.Join(row, " | ") + " |")
+		t.rows = append(t.rows, row)
 	}
-	fmt.Println()
-	return nil
+	return t
 }
 
 // overheadRun submits one job, waits for its postback, reads its run and,

@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ type scalingOptions struct {
 	levels []int // queue sizes, smallest first
 	rounds int   // each size is measured once per round
 	jobs   int   // submissions measured per size and round
+	count  int   // how many times the whole suite runs
 }
 
 // queueAtLevel is one `vidjob serve --workers 0` whose queue is held at a size.
@@ -45,22 +47,58 @@ func (e benchEnv) scalingSuite(o scalingOptions) error {
 	if os.Getenv("VIDJOB_TEST_DATABASE_URL") != "" {
 		kinds = append(kinds, "PostgreSQL")
 	} else {
-		fmt.Println("(PostgreSQL skipped: VIDJOB_TEST_DATABASE_URL is not set)")
+		fmt.Fprintln(os.Stderr, "bench: PostgreSQL skipped: VIDJOB_TEST_DATABASE_URL is not set")
 	}
-	fmt.Printf("## Scaling: submission latency as the queue grows (%d clients; %d rounds of %d submissions at each size, interleaved; each measurement's jobs deleted after it)\n\n",
-		e.clients, o.rounds, o.jobs)
-	fmt.Println("| database | queued | p50 (median of rounds) | p99 (median of rounds) | p50 ÷ smallest | p99 ÷ smallest | p50 range | p99 range | jobs/s | vidjob RSS |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
-	for _, kind := range kinds {
-		if err := e.scaleOne(kind, o); err != nil {
-			return err
+	e.out.heading("Scaling: submission latency as the queue grows")
+	e.out.note("%d clients; %d rounds of %d submissions at each size, interleaved; each measurement's jobs deleted after it. p50 and p99 are the medians of the rounds, *spread* the lowest and highest round, and ÷ %s the ratio to the same figure at the smallest queue.",
+		e.clients, o.rounds, o.jobs, thousands(int64(o.levels[0])))
+	t := table{header: scalingHeader(o.levels[0])}
+	for run := 1; run <= max(1, o.count); run++ {
+		for _, kind := range kinds {
+			rows, err := e.scaleOne(kind, o)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				t.rows = append(t.rows, append([]string{fmt.Sprint(run)}, r...))
+			}
 		}
 	}
-	fmt.Println()
+	e.out.table(t)
 	return nil
 }
 
-func (e benchEnv) scaleOne(kind string, o scalingOptions) error {
+func scalingHeader(smallest int) []string {
+	per := "÷ " + thousands(int64(smallest))
+	return []string{"run", "database", "queued", "p50", "p99", "p50 " + per, "p99 " + per,
+		"p50 spread", "p99 spread", "jobs/s", "vidjob RSS"}
+}
+
+// levelFigures are one queue size's measurements over the rounds of a run.
+type levelFigures struct {
+	level    int
+	p50, p99 []time.Duration
+	rates    []float64
+	rssMiB   float64
+}
+
+// scalingRows is one database's rows of the scaling table (without the run
+// column), the first level being the one the others are divided by.
+func scalingRows(kind string, levels []levelFigures) [][]string {
+	var rows [][]string
+	base := levels[0]
+	for _, q := range levels {
+		p50, p99 := medianOf(q.p50), medianOf(q.p99)
+		rows = append(rows, []string{kind, thousands(int64(q.level)), ms(p50), ms(p99),
+			fmt.Sprintf("%.2f", float64(p50)/float64(medianOf(base.p50))),
+			fmt.Sprintf("%.2f", float64(p99)/float64(medianOf(base.p99))),
+			spread(q.p50), spread(q.p99), thousands(int64(math.Round(medianOf(q.rates)))),
+			fmt.Sprintf("%.0f MiB", q.rssMiB)})
+	}
+	return rows
+}
+
+func (e benchEnv) scaleOne(kind string, o scalingOptions) ([][]string, error) {
 	var queues []*queueAtLevel
 	defer func() {
 		for _, q := range queues {
@@ -70,7 +108,7 @@ func (e benchEnv) scaleOne(kind string, o scalingOptions) error {
 	for _, level := range o.levels {
 		q, err := e.startQueueAt(kind, level)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		queues = append(queues, q)
 	}
@@ -78,18 +116,16 @@ func (e benchEnv) scaleOne(kind string, o scalingOptions) error {
 		for i := range queues {
 			q := queues[(r+i)%len(queues)]
 			if err := q.measure(e.clients, o.jobs); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	base := queues[0]
+	var figures []levelFigures
 	for _, q := range queues {
-		p50, p99 := medianOf(q.p50), medianOf(q.p99)
-		fmt.Printf("| %s | %d | %s | %s | %.2f | %.2f | %s | %s | %.0f | %.0f MiB |\n", kind, q.level, ms(p50), ms(p99),
-			float64(p50)/float64(medianOf(base.p50)), float64(p99)/float64(medianOf(base.p99)),
-			spread(q.p50), spread(q.p99), medianOf(q.rates), procMiB(q.server.cmd.Process.Pid, "VmRSS"))
+		figures = append(figures, levelFigures{level: q.level, p50: q.p50, p99: q.p99, rates: q.rates,
+			rssMiB: procMiB(q.server.cmd.Process.Pid, "VmRSS")})
 	}
-	return nil
+	return scalingRows(kind, figures), nil
 }
 
 // startQueueAt starts a server on a fresh database and fills its queue to level.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"runtime"
@@ -86,36 +87,84 @@ func (s *apiServer) submit(clients, total int, d time.Duration) load {
 	return res
 }
 
+// submitResult is one database's figures in one run of the submit suite.
+type submitResult struct {
+	db       string
+	rate     float64 // accepted jobs per second
+	errors   int
+	p50, p99 time.Duration
+	rssMiB   float64 // the server's resident memory at the end of the run
+}
+
 // submitSuite measures POST /job with e.clients concurrent clients for d, on
-// each database, with no workers so that only the API and database count.
-func (e benchEnv) submitSuite(d time.Duration) error {
-	dbs, err := databases()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("## Submission: POST /job, %d concurrent clients, %s, workers paused\n\n", e.clients, d)
-	fmt.Println("| database | accepted | errors | jobs/s | p50 | p99 | vidjob RSS |")
-	fmt.Println("|---|---|---|---|---|---|---|")
-	for _, db := range dbs {
-		s, err := e.startAPI(db, "--workers", "0")
+// each database, with no workers so that only the API and database count;
+// count times, one row per run.
+func (e benchEnv) submitSuite(d time.Duration, count int) error {
+	e.out.heading("Submission: POST /job, %d concurrent clients, %s, workers paused", e.clients, d)
+	var runs [][]submitResult
+	for run := 0; run < count; run++ {
+		dbs, err := databases()
 		if err != nil {
 			return err
 		}
-		s.submit(e.clients, 200, 0) // warm up connections and caches
-		l := s.submit(e.clients, 0, d)
-		rss := procMiB(s.cmd.Process.Pid, "VmRSS")
-		s.stop()
-		if db.drop != nil {
-			db.drop()
+		var results []submitResult
+		for _, db := range dbs {
+			s, err := e.startAPI(db, "--workers", "0")
+			if err != nil {
+				return err
+			}
+			s.submit(e.clients, 200, 0) // warm up connections and caches
+			l := s.submit(e.clients, 0, d)
+			rss := procMiB(s.cmd.Process.Pid, "VmRSS")
+			s.stop()
+			if db.drop != nil {
+				db.drop()
+			}
+			results = append(results, submitResult{db: db.name, rate: l.rate(), errors: l.errors,
+				p50: l.percentile(0.50), p99: l.percentile(0.99), rssMiB: rss})
 		}
-		fmt.Printf("| %s | %d | %d | %.0f | %s | %s | %.0f MiB |\n", db.name, l.accepted, l.errors, l.rate(),
-			ms(l.percentile(0.50)), ms(l.percentile(0.99)), rss)
+		runs = append(runs, results)
 	}
-	fmt.Println()
+	e.out.table(submitTable(runs))
 	return nil
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+// submitTable lays out the submit suite's runs one row per run, the
+// databases side by side, as docs/PERFORMANCE.md carries them. A run with
+// failed submissions says so beside its rate.
+func submitTable(runs [][]submitResult) table {
+	t := table{header: []string{"run"}}
+	if len(runs) == 0 {
+		return t
+	}
+	for _, r := range runs[0] {
+		t.header = append(t.header, r.db+" jobs/s", r.db+" p50 / p99")
+	}
+	t.header = append(t.header, "vidjob RSS")
+	for i, results := range runs {
+		row := []string{strconv.Itoa(i + 1)}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range results {
+			rate := thousands(int64(math.Round(r.rate)))
+			if r.errors > 0 {
+				rate += fmt.Sprintf(" (%d failed)", r.errors)
+			}
+			row = append(row, rate, fmt.Sprintf("%s / %s ms", msNum(r.p50), msNum(r.p99)))
+			lo, hi = min(lo, math.Round(r.rssMiB)), max(hi, math.Round(r.rssMiB))
+		}
+		rss := fmt.Sprintf("%.0f MiB", lo)
+		if hi > lo {
+			rss = fmt.Sprintf("%.0f–%.0f MiB", lo, hi)
+		}
+		t.rows = append(t.rows, append(row, rss))
+	}
+	return t
+}
+
+func ms(d time.Duration) string { return msNum(d) + " ms" }
+
+// msNum is d in milliseconds to a tenth, without the unit.
+func msNum(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
 
 // procMiB reads a memory figure of a process from /proc/PID/status: VmRSS
 // (resident now) or VmHWM (the most it was ever resident). Either counts

@@ -47,11 +47,9 @@ func (e benchEnv) x264Suite(seconds time.Duration, presetIDs, speeds []string) e
 	if err != nil {
 		return err
 	}
-	fmt.Printf("## x264 speed presets on a %s 720p source with light grain\n\n", seconds)
-	fmt.Println("Encode wall time with the arguments vidjob builds (`--x264-preset`), the output's size, and SSIM of the output against the source (1 is identical). Same bitrate target throughout: a slower preset spends it better.")
-	fmt.Println()
-	fmt.Println("| preset | x264 preset | encode | × realtime | output | SSIM (All) |")
-	fmt.Println("|---|---|---|---|---|---|")
+	e.out.heading("x264 speed presets on a %s 720p source with light grain", seconds)
+	e.out.note("Encode wall time with the arguments vidjob builds (`--x264-preset`), the output's size, and SSIM of the output against the source (1 is identical). Same bitrate target throughout: a slower preset spends it better.")
+	t := table{header: []string{"preset", "x264 preset", "encode", "× realtime", "output", "SSIM (All)"}}
 	ssimRe := regexp.MustCompile(`All:([0-9.]+)`)
 	for _, id := range presetIDs {
 		p, _, err := catalog.Lookup(id)
@@ -63,33 +61,33 @@ func (e benchEnv) x264Suite(seconds time.Duration, presetIDs, speeds []string) e
 			if err != nil {
 				return err
 			}
-			fmt.Printf("| %s | %s\n", presetName(id), row)
+			t.rows = append(t.rows, append([]string{presetName(id)}, row...))
 			fmt.Fprintf(os.Stderr, "bench: x264 %s %s done\n", presetName(id), speed)
 		}
 	}
-	fmt.Println()
+	e.out.table(t)
 	return nil
 }
 
 // x264Row encodes src with preset p at one x264 speed and returns the rest
 // of its table row.
-func x264Row(p *vidjob.Preset, probe *ffmpeg.Probe, src, dir, speed string, seconds time.Duration, ssimRe *regexp.Regexp) (string, error) {
+func x264Row(p *vidjob.Preset, probe *ffmpeg.Probe, src, dir, speed string, seconds time.Duration, ssimRe *regexp.Regexp) ([]string, error) {
 	out := filepath.Join(dir, "out-"+speed+".mp4")
 	args, err := ffmpeg.BuildArgs(p, probe, src, out, ffmpeg.ArgOptions{X264Preset: speed})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error"}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("x264 %s: %w: %s", speed, err, stderr.String())
+		return nil, fmt.Errorf("x264 %s: %w: %s", speed, err, stderr.String())
 	}
 	took := time.Since(start)
 	fi, err := os.Stat(out)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	// Generic 720p and Web keep this source's 1280x720, so the output
 	// compares with the source frame for frame.
@@ -97,13 +95,13 @@ func x264Row(p *vidjob.Preset, probe *ffmpeg.Probe, src, dir, speed string, seco
 		"-lavfi", "[0:v]setpts=PTS-STARTPTS[a];[1:v]fps=30000/1001,setpts=PTS-STARTPTS[b];[a][b]ssim", "-f", "null", "-")
 	msg, err := ssim.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("ssim %s: %w: %s", speed, err, msg)
+		return nil, fmt.Errorf("ssim %s: %w: %s", speed, err, msg)
 	}
 	score := "?"
 	if m := ssimRe.FindStringSubmatch(string(msg)); m != nil {
 		score = m[1]
 	}
-	return fmt.Sprintf("%s | %s | %.1f× | %.1f MiB | %s |", speed, secs(took), seconds.Seconds()/took.Seconds(), float64(fi.Size())/(1<<20), score), nil
+	return []string{speed, secs(took), fmt.Sprintf("%.1f×", seconds.Seconds()/took.Seconds()), fmt.Sprintf("%.1f MiB", float64(fi.Size())/(1<<20)), score}, nil
 }
 
 func splitList(s string) []string {

@@ -189,7 +189,7 @@ func waitState(t *testing.T, srv *server, id, state string) {
 	t.Fatalf("job %s never reached %s", id, state)
 }
 
-// verifyVidjobSignature is the README's Go receiver check, word for word: keep
+// verifyVidjobSignature is docs/RESULTS.md's Go receiver check, word for word: keep
 // the two in step.
 func verifyVidjobSignature(secret string, r *http.Request, body []byte) error {
 	ts := r.Header.Get("X-Vidjob-Timestamp")

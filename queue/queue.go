@@ -204,8 +204,8 @@ func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.
 	// SQLite has one writer, so one goroutine. On PostgreSQL two writers keep
 	// one group in flight while the next one gathers: more writers make
 	// smaller groups, and so more statements and round trips per job (16
-	// writers measured 15-25 % fewer jobs/s than 2 or 4, side by side;
-	// docs/PERFORMANCE.md).
+	// writers measured 15-25 % fewer jobs/s than 2 or 4, side by side,
+	// with go run ./bench -suite submit).
 	writers := 1
 	if db.Dialect == sqlstore.Postgres {
 		writers = 2
@@ -276,7 +276,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 // random page of it: with entirely random IDs every job of a group commit
 // dirtied a page of its own, and SQLite's p99 at 100,000 queued jobs was
 // 1.12-1.30 times its p99 at 100 in seven runs, against 0.71-1.05 in four with these
-// (docs/PERFORMANCE.md).
+// (go run ./bench -suite scaling; docs/PERFORMANCE.md has the current figures).
 func NewJobID() string {
 	d, err := rand.Int(rand.Reader, big.NewInt(10))
 	if err != nil {
