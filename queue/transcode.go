@@ -154,7 +154,8 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 	rl := runlog.New("")
 	ctx = runlog.With(ctx, rl)
 	db := w.queue.db
-	log := w.Logger.With("job_id", rj.Args.JobID, "attempt", rj.Attempt)
+	attempt := rj.Args.Lost + rj.Attempt // River's, after those of taken-over River jobs
+	log := w.Logger.With("job_id", rj.Args.JobID, "attempt", attempt)
 	ctx = logctx.With(ctx, "job_id", rj.Args.JobID)
 	job, err := db.FindJob(ctx, rj.Args.JobID)
 	if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
@@ -176,8 +177,6 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 	}
 	defer release()
 	cfg := w.queue.config
-	attempt := rj.Args.Lost + rj.Attempt
-	log = log.With("attempt", attempt)
 	started := time.Now()
 	rl.Add(vidjob.PhaseQueueWait, rl.Started().Sub(job.CreatedAt))
 	var result *vidjob.Result
