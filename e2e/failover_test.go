@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"database/sql"
 	"io"
 	"math"
 	"net"
@@ -276,4 +277,73 @@ func TestWorkerCutOffFromTheDatabaseStopsItsEncode(t *testing.T) {
 	_, _, at := waitForEncoder(t, takeoverLimit, other.cmd.Process.Pid)
 	t.Logf("takeover after the cut: %.1f s", at.Sub(cut).Seconds())
 	checkOnce(t, srv, rcv, id, 35)
+}
+
+// TestKilledPartWorkerIsTakenOverWithinSeconds: with default timeouts,
+// `kill -9` of a worker encoding a part of an accelerated job has that part
+// running again on the other worker within 30 s; the job completes whole,
+// billed and posted back once.
+func TestKilledPartWorkerIsTakenOverWithinSeconds(t *testing.T) {
+	database := postgresDatabase(t)
+	srv := startServer(t, "--database", database, "--workers", "0")
+	dir := t.TempDir()
+	src := testmedia.Make(t, dir, testmedia.Spec{Seconds: 20, Width: 1280, Height: 720})
+	media := mediaServer(t, dir)
+	rcv := newReceiver(t)
+	first := startWorker(t, srv, database, accelFlags...)
+	id := srv.submit(t, accelJob(srv.AppID, media.URL+"/"+filepath.Base(src), rcv.URL, "1351620000001-000020", "out", "k.mp4"))
+	db, err := sql.Open("pgx", database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Kill once the job waits for its parts and the first worker encodes one.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		var parent string
+		db.QueryRow(`SELECT state FROM river_job WHERE kind = 'vidjob_transcode'`).Scan(&parent)
+		b, _ := os.ReadFile(first.log)
+		if strings.Contains(string(b), "encoding in parts") && (parent == "scheduled" || parent == "available") &&
+			len(encoders(first.cmd.Process.Pid)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never encoded a part")
+		}
+	}
+	second := startWorker(t, srv, database, accelFlags...)
+	first.cmd.Process.Kill()
+	killed := time.Now()
+	<-first.done
+	var took time.Duration
+	for deadline := killed.Add(takeoverLimit); ; time.Sleep(50 * time.Millisecond) {
+		var n int
+		db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'vidjob_encode_part' AND args ? 'lost' AND state IN ('running', 'completed')`).Scan(&n)
+		if n > 0 {
+			took = time.Since(killed)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed worker's part was not taken over within %s", takeoverLimit)
+		}
+	}
+	t.Logf("part taken over %.1f s after kill -9", took.Seconds())
+	res := results(t, rcv.wait(t, 4*time.Minute).Body)
+	if res["job_id"] != id || res["errors"] != nil {
+		t.Fatalf("results = %v", res)
+	}
+	time.Sleep(2 * time.Second)
+	if n := rcv.count(); n != 1 {
+		t.Errorf("%d postbacks, want 1", n)
+	}
+	_, usage := srv.get(t, "/usage?application_id="+srv.AppID)
+	if usage["jobs"] != float64(1) || usage["minutes"] != float64(1) {
+		t.Errorf("usage = %v, want one job billed once", usage)
+	}
+	got, want := mediaFacts(t, filepath.Join(srv.Data, "objects", "out", "k.mp4")), mediaFacts(t, src)
+	if got.videoFrames != want.videoFrames || len(got.frameSteps) != 1 {
+		t.Errorf("output: %d frames, steps %v; source %d frames", got.videoFrames, got.frameSteps, want.videoFrames)
+	}
+	if b, _ := os.ReadFile(second.log); !strings.Contains(string(b), "took over a lost attempt") {
+		t.Error("the second worker took nothing over")
+	}
 }
