@@ -233,7 +233,9 @@ func (q *Queue) takeOverLease(ctx context.Context, l sqlstore.Lease, force bool)
 		return false, fmt.Errorf("cancel stale river job: %w", err)
 	}
 	var args river.JobArgs
-	opts := &river.InsertOpts{Queue: row.Queue, Priority: row.Priority}
+	// The new River job keeps the old one's place in the queue, ahead of
+	// jobs submitted since.
+	opts := &river.InsertOpts{Queue: row.Queue, Priority: row.Priority, ScheduledAt: row.ScheduledAt}
 	switch row.Kind {
 	case TranscodeArgs{}.Kind():
 		var a TranscodeArgs
