@@ -2,8 +2,9 @@
 // and its River job in one transaction), runs transcodes and postback deliveries
 // as River workers, and tells waiting /listen requests when a job ends.
 //
-// River owns retries, backoff, timeouts and the rescue of jobs whose worker died;
-// this package owns what a job does.
+// River owns retries, backoff and timeouts; this package owns what a job does,
+// and the failover of jobs whose worker is lost (lease.go), with River's own
+// rescue as the last resort.
 package queue
 
 import (
