@@ -96,6 +96,7 @@ func (q *Queue) holdLease(ctx context.Context, row *rivertype.JobRow, jobID stri
 	if err != nil {
 		return ctx, func() {}, err
 	}
+	q.liveLeases.Store(l.token, true)
 	ctx, cancel := context.WithCancelCause(context.WithValue(ctx, leaseKey{}, l))
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -107,6 +108,7 @@ func (q *Queue) holdLease(ctx context.Context, row *rivertype.JobRow, jobID stri
 		close(stop)
 		<-done
 		cancel(context.Canceled)
+		q.liveLeases.Delete(l.token)
 		// The attempt is over: whatever River now does with its job, the
 		// lease must not outlive it and invite a takeover.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -185,6 +187,11 @@ func (q *Queue) takeOver(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, l := range leases {
+		if _, live := q.liveLeases.Load(l.Token); live {
+			// This process's own running attempt, late in renewing (a
+			// pause, a slow database): its renewer stops it if it must.
+			continue
+		}
 		force := l.Host == q.config.Host && dead(l.Holder)
 		ok, err := q.takeOverLease(ctx, l, force)
 		if err != nil {
@@ -233,9 +240,9 @@ func (q *Queue) takeOverLease(ctx context.Context, l sqlstore.Lease, force bool)
 		return false, fmt.Errorf("cancel stale river job: %w", err)
 	}
 	var args river.JobArgs
-	// The new River job keeps the old one's place in the queue, ahead of
-	// jobs submitted since.
-	opts := &river.InsertOpts{Queue: row.Queue, Priority: row.Priority, ScheduledAt: row.ScheduledAt}
+	// No ScheduledAt: River inserts any job that has one as scheduled, to
+	// wait for its scheduler's next pass; without, it is available at once.
+	opts := &river.InsertOpts{Queue: row.Queue, Priority: row.Priority}
 	switch row.Kind {
 	case TranscodeArgs{}.Kind():
 		var a TranscodeArgs

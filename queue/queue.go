@@ -163,6 +163,9 @@ type Queue struct {
 	closeListener func()
 	// stopTakeover ends the takeover loop (lease.go).
 	stopTakeover context.CancelFunc
+	// liveLeases holds the tokens of this process's running attempts, which
+	// its own takeover loop leaves alone.
+	liveLeases sync.Map
 }
 
 // submitTimeout bounds the writing of one group of submissions.
