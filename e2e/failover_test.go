@@ -125,7 +125,7 @@ func TestFrozenWorkerIsTakenOverAndFenced(t *testing.T) {
 	database := postgresDatabase(t)
 	srv := startServer(t, "--database", database, "--workers", "0")
 	dir := t.TempDir()
-	clip := testmedia.Make(t, dir, testmedia.Spec{Seconds: 90, Width: 1280, Height: 720})
+	clip := testmedia.Make(t, dir, testmedia.Spec{Seconds: 150, Width: 1280, Height: 720})
 	media := mediaServer(t, dir)
 	rcv := newReceiver(t)
 	// The frozen worker's deadline passes while it is frozen; the other
@@ -134,7 +134,7 @@ func TestFrozenWorkerIsTakenOverAndFenced(t *testing.T) {
 	frozen := startWorker(t, srv, database, "--job-timeout", "50s")
 	id := srv.submit(t, localJob(srv.AppID, media.URL+"/"+filepath.Base(clip), rcv.URL))
 	_, frozenFFmpeg, _ := waitForEncoder(t, 2*time.Minute, frozen.cmd.Process.Pid)
-	other := startWorker(t, srv, database, "--job-timeout", "10m", "--x264-preset", "medium")
+	other := startWorker(t, srv, database, "--job-timeout", "10m", "--x264-preset", "medium", "--ffmpeg-threads", "1")
 	time.Sleep(3 * time.Second)
 	frozen.cmd.Process.Signal(syscall.SIGSTOP)
 	syscall.Kill(frozenFFmpeg, syscall.SIGSTOP)
@@ -157,7 +157,7 @@ func TestFrozenWorkerIsTakenOverAndFenced(t *testing.T) {
 	} else {
 		t.Logf("thawed worker's ffmpeg stopped %.1f s after the thaw", time.Since(thawed).Seconds())
 	}
-	checkOnce(t, srv, rcv, id, 90)
+	checkOnce(t, srv, rcv, id, 150)
 	log, _ := os.ReadFile(frozen.log)
 	if !strings.Contains(string(log), "taken over by another worker") && !strings.Contains(string(log), "lease lost") {
 		t.Errorf("the thawed worker does not say it lost the job:\n%s", filterRiverDebug(string(log)))
