@@ -20,7 +20,7 @@ TEST_TIMEOUT ?= 30m
 # busy machine only makes the run slower. Longer runs: make fuzz FUZZTIME=2000000x
 FUZZTIME ?= 10000x
 
-.PHONY: run build deps tools browser clients test vet fuzz vulncheck soak bench bench-accel clean
+.PHONY: run build deps tools browser clients test vet fuzz vulncheck soak bench bench-accel bench-failover clean
 
 ## run: install ffmpeg/exiftool if missing, build, and serve on embedded defaults
 run: deps build
@@ -62,9 +62,9 @@ vulncheck: tools
 test: deps tools browser clients vet vulncheck fuzz
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
-## soak: 1,000 jobs through API server and worker restarts on PostgreSQL (minutes; CI runs it)
+## soak: 1,000 jobs through API server and worker restarts, then 200 jobs on three workers killed or frozen every 20 s, on PostgreSQL (minutes; CI runs it)
 soak: deps tools
-	VIDJOB_SOAK=1 $(GO) test -timeout 60m -run TestSoakJobsThroughRestarts -count=1 -v ./e2e
+	VIDJOB_SOAK=1 $(GO) test -timeout 90m -run 'TestSoakJobsThroughRestarts|TestSoakFailover' -count=1 -v ./e2e
 
 ## bench: benchmark tables; BENCH_ARGS picks suites, e.g. BENCH_ARGS="-suite submit -count 3 -markdown" prints the tables docs/PERFORMANCE.md carries
 BENCH_ARGS ?=
@@ -74,6 +74,10 @@ bench:
 ## bench-accel: one 10-minute encode through 1, 2 and 4 pinned worker processes (PostgreSQL; ~7 min on 2 cores)
 bench-accel: deps
 	$(GO) run ./bench -suite accel
+
+## bench-failover: takeover time after kill -9 and after SIGSTOP of the encoding worker, 10 of each (PostgreSQL; ~6 min)
+bench-failover: deps
+	$(GO) run ./bench -suite failover
 
 clean:
 	rm -rf bin tools/bin

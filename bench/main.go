@@ -9,6 +9,7 @@
 //	go run ./bench -suite overhead          # end-to-end job time ÷ ffmpeg alone, and the fixed overhead by phase
 //	go run ./bench -suite memory            # vidjob's peak RSS while it runs a job on a 2 GB source
 //	go run ./bench -suite x264              # what each --x264-preset costs in time and gives in quality
+//	go run ./bench -suite failover          # kill -9 or SIGSTOP of the encoding worker to the job's new ffmpeg elsewhere (PostgreSQL)
 //
 // With -markdown it prints only the tables docs/PERFORMANCE.md carries, each
 // under a line giving the date, the core count, the CPU model and the command,
@@ -41,7 +42,7 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling, overhead, memory, x264, accel")
+	suite := flag.String("suite", "submit,scaling", "comma-separated suites: submit, scaling, overhead, memory, x264, accel, failover")
 	clients := flag.Int("clients", 16, "concurrent clients for the submission suites")
 	duration := flag.Duration("duration", 10*time.Second, "how long the submission suite runs per database")
 	levels := flag.String("levels", "100,10000,100000", "queue sizes for the scaling suite")
@@ -67,6 +68,8 @@ func main() {
 	accelX264 := flag.String("accel-x264-preset", "medium", "x264 preset of the accel suite's workers and plain ffmpeg")
 	accelPresetID := flag.String("accel-preset", accelPreset, "Elastic Transcoder preset of the accel suite")
 	markdown := flag.Bool("markdown", false, "print only the tables docs/PERFORMANCE.md carries, each under a line with the date, machine and command")
+	failoverKills := flag.Int("failover-kills", 10, "failover suite: rounds that kill -9 the encoding worker")
+	failoverFreezes := flag.Int("failover-freezes", 10, "failover suite: rounds that freeze (SIGSTOP) the encoding worker")
 	count := flag.Int("count", 1, "submit and scaling suites: how many times to run, one row (or group of rows) per run")
 	flag.Parse()
 	if *count < 1 {
@@ -107,6 +110,8 @@ func main() {
 				o.serve, o.postgres, o.fastStart = serveFlags, *onPostgres, *fastStart
 				err = env.overheadSuite(o)
 			}
+		case "failover":
+			err = env.failoverSuite(*failoverKills, *failoverFreezes)
 		case "x264":
 			err = env.x264Suite(*x264Source, splitList(*x264Presets), splitList(*x264Speeds))
 		case "memory":

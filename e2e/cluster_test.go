@@ -84,8 +84,8 @@ func alive(pid int) bool {
 
 // TestKilledWorkerJobIsRescuedAndBilledOnce: `kill -9` of a worker in the middle
 // of an encode kills its ffmpeg too; the next worker on the same disk removes
-// its work files; after the rescue delay another worker runs the job, which
-// completes once, is billed once and posts back once.
+// its work files and takes the job over, which completes once, is billed
+// once and posts back once.
 func TestKilledWorkerJobIsRescuedAndBilledOnce(t *testing.T) {
 	database := postgresDatabase(t)
 	srv := startServer(t, "--database", database, "--workers", "0")

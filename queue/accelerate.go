@@ -60,6 +60,9 @@ type EncodePartArgs struct {
 	// Source is the probe of the whole source, so that every part is sized
 	// and filtered exactly as the single pass would be.
 	Source ffmpeg.Probe `json:"source"`
+	// Lost counts attempts of earlier River jobs of this part that were
+	// taken over from lost workers (lease.go).
+	Lost int `json:"lost,omitempty"`
 }
 
 // Kind names the River job kind.
@@ -119,6 +122,9 @@ func isSnooze(err error) bool {
 
 // putScratch stores a local file as a private scratch object.
 func (w *TranscodeWorker) putScratch(ctx context.Context, key, file string) error {
+	if err := checkLease(ctx); err != nil {
+		return err // another worker has the part or the job now
+	}
 	_, err := w.Scratch.Put(ctx, vidjob.Object{Bucket: w.queue.config.ScratchBucket, Key: key, File: file,
 		ContentType: "application/octet-stream", Headers: map[string]string{"x-amz-acl": "private"}})
 	if err != nil {
@@ -283,10 +289,21 @@ func (w *TranscodeWorker) partJobs(ctx context.Context, jobID string) ([]*rivert
 		}
 		rows, args = append(rows, r), append(args, a)
 	}
+	// A part taken over from a lost worker has a newer River job of the
+	// same index (lease.go); the newest one speaks for the part.
+	newest := map[int]int{}
+	for i, a := range args {
+		if a.Token != token {
+			continue
+		}
+		if j, ok := newest[a.Index]; !ok || rows[i].ID > rows[j].ID {
+			newest[a.Index] = i
+		}
+	}
 	var outRows []*rivertype.JobRow
 	var outArgs []EncodePartArgs
 	for i, a := range args {
-		if a.Token == token {
+		if a.Token == token && newest[a.Index] == i {
 			outRows, outArgs = append(outRows, rows[i]), append(outArgs, a)
 		}
 	}
@@ -325,7 +342,7 @@ func (w *TranscodeWorker) resumeAccelerated(ctx context.Context, job *vidjob.Job
 	}
 	if done < len(rows) {
 		// The parts are nine tenths of the work; the join the last tenth.
-		if err := w.queue.db.SetState(ctx, job.ID, vidjob.StateTranscoding, 0.9*float64(done)/float64(len(rows))); err != nil {
+		if err := w.setState(ctx, job.ID, vidjob.StateTranscoding, 0.9*float64(done)/float64(len(rows))); err != nil {
 			log.Warn("could not save progress", "err", err)
 		}
 		return true, nil, nil, river.JobSnooze(accelPoll)
@@ -399,7 +416,7 @@ func (w *TranscodeWorker) joinParts(ctx context.Context, job *vidjob.Job, preset
 	if out.Video == nil || out.Video.NbFrames != int64(m.Frames) {
 		return nil, nil, fmt.Errorf("joined output has %v frames, the source %d", out.Video, m.Frames)
 	}
-	if err := w.queue.db.SetState(ctx, job.ID, vidjob.StateTranscoding, 0.95); err != nil {
+	if err := w.setState(ctx, job.ID, vidjob.StateTranscoding, 0.95); err != nil {
 		log.Warn("could not save progress", "err", err)
 	}
 	log.Info("parts joined", "parts", m.Parts, "frames", m.Frames, "seconds", time.Since(start).Seconds())
@@ -497,6 +514,14 @@ func (p *PartWorker) Work(ctx context.Context, rj *river.Job[EncodePartArgs]) er
 	if job.State.Done() {
 		return nil // the job ended (failed) without this part
 	}
+	if a.Lost >= w.queue.config.MaxAttempts {
+		return river.JobCancel(fmt.Errorf("part %d: its worker was lost in each of its %d attempts", a.Index, a.Lost))
+	}
+	ctx, release, err := w.queue.holdLease(ctx, rj.JobRow, a.JobID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	app, err := w.queue.db.FindApplication(ctx, job.ApplicationID)
 	if err != nil {
 		return err

@@ -2,8 +2,9 @@
 // and its River job in one transaction), runs transcodes and postback deliveries
 // as River workers, and tells waiting /listen requests when a job ends.
 //
-// River owns retries, backoff, timeouts and the rescue of jobs whose worker died;
-// this package owns what a job does.
+// River owns retries, backoff and timeouts; this package owns what a job does,
+// and the failover of jobs whose worker is lost (lease.go), with River's own
+// rescue as the last resort.
 package queue
 
 import (
@@ -39,6 +40,10 @@ type TranscodeArgs struct {
 	JobID string `json:"job_id"`
 	// WaitRetryDelay is the client's wait_retry_delay in seconds.
 	WaitRetryDelay int `json:"wait_retry_delay"`
+	// Lost counts the attempts of earlier River jobs of this job that were
+	// taken over from lost workers (lease.go); they count against
+	// Config.MaxAttempts like River's own.
+	Lost int `json:"lost,omitempty"`
 }
 
 // Kind names the River job kind.
@@ -73,9 +78,24 @@ type Config struct {
 	// learns of jobs; on PostgreSQL workers hear of new jobs at once
 	// (LISTEN/NOTIFY) and polling is the fallback.
 	FetchPollInterval time.Duration
-	// RescueAfter is how long a running job may go without finishing before River
-	// assumes its worker died and runs it again. Default: JobTimeout + 10 minutes.
+	// RescueAfter is River's own rescue, the last resort behind the leases
+	// (lease.go): how long a running job may go without finishing before
+	// River assumes its worker died and runs it again; River never rescues
+	// an attempt younger than JobTimeout. Default: JobTimeout + 10 minutes.
 	RescueAfter time.Duration
+	// LeaseRenew is how often a running attempt renews its lease; default 3 s.
+	LeaseRenew time.Duration
+	// TakeoverAfter is how long a lease lives without renewal before any
+	// worker takes its job over; default 15 s. An attempt that cannot renew
+	// stops itself one LeaseRenew before.
+	TakeoverAfter time.Duration
+	// Host and Holder name this worker process in its leases: its machine
+	// and something unique to the process there (its work directory).
+	Host, Holder string
+	// DeadHolder reports whether the holder of a lease taken on this same
+	// host is a process that is gone, so that its jobs are taken over at
+	// once rather than when the lease expires; nil knows of none.
+	DeadHolder func(holder string) bool
 	// AccelerateAfter turns on segment-parallel encoding for sources at
 	// least this long (accelerate.go); 0 turns it off.
 	AccelerateAfter time.Duration
@@ -107,6 +127,15 @@ func (c *Config) defaults() {
 	if c.ScratchBucket == "" {
 		c.ScratchBucket = "vidjob-scratch"
 	}
+	if c.LeaseRenew <= 0 {
+		c.LeaseRenew = 3 * time.Second
+	}
+	if c.TakeoverAfter <= 0 {
+		c.TakeoverAfter = 15 * time.Second
+	}
+	if c.Holder == "" {
+		c.Holder = randomToken(22)
+	}
 	if c.RescueAfter == 0 {
 		c.RescueAfter = c.JobTimeout + 10*time.Minute
 	}
@@ -132,6 +161,11 @@ type Queue struct {
 	stopOnce  sync.Once
 	// closeListener releases River's LISTEN connection on PostgreSQL.
 	closeListener func()
+	// stopTakeover ends the takeover loop (lease.go).
+	stopTakeover context.CancelFunc
+	// liveLeases holds the tokens of this process's running attempts, which
+	// its own takeover loop leaves alone.
+	liveLeases sync.Map
 }
 
 // submitTimeout bounds the writing of one group of submissions.
@@ -159,7 +193,10 @@ func Migrate(ctx context.Context, db *sqlstore.DB) error {
 // New builds the queue. Workers may be nil for a process that only submits.
 func New(db *sqlstore.DB, transcoder *TranscodeWorker, cfg Config, logger *slog.Logger) (*Queue, error) {
 	cfg.defaults()
-	q := &Queue{db: db, hub: NewHub(), config: cfg, logger: logger, closeListener: func() {}, stopping: make(chan struct{})}
+	if cfg.TakeoverAfter < 2*cfg.LeaseRenew {
+		return nil, fmt.Errorf("the takeover delay (%s) must be at least twice the lease renewal period (%s)", cfg.TakeoverAfter, cfg.LeaseRenew)
+	}
+	q := &Queue{db: db, hub: NewHub(), config: cfg, logger: logger, closeListener: func() {}, stopping: make(chan struct{}), stopTakeover: func() {}}
 	driver := driverFor(db)
 	rc := &river.Config{
 		Logger:               logger.With("component", "river"),
@@ -240,6 +277,11 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start queue: %w", err)
 	}
+	// Every worker takes over lost attempts; its first round, right away,
+	// resumes at once the jobs of a process that ran here before and died.
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopTakeover = cancel
+	go q.takeoverLoop(tctx)
 	return nil
 }
 
@@ -249,6 +291,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if q.config.Workers == 0 {
 		return nil
 	}
+	q.stopTakeover()
 	err := q.river.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		hard, cancel := context.WithTimeout(context.Background(), 30*time.Second)

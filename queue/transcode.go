@@ -154,7 +154,8 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 	rl := runlog.New("")
 	ctx = runlog.With(ctx, rl)
 	db := w.queue.db
-	log := w.Logger.With("job_id", rj.Args.JobID, "attempt", rj.Attempt)
+	attempt := rj.Args.Lost + rj.Attempt // River's, after those of taken-over River jobs
+	log := w.Logger.With("job_id", rj.Args.JobID, "attempt", attempt)
 	ctx = logctx.With(ctx, "job_id", rj.Args.JobID)
 	job, err := db.FindJob(ctx, rj.Args.JobID)
 	if vidjob.ErrorCode(err) == vidjob.ENOTFOUND {
@@ -169,21 +170,59 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 		w.cleanScratch(ctx, job.ID)
 		return nil
 	}
+	// The attempt holds a lease for as long as it runs; losing it ends ctx.
+	ctx, release, err := w.queue.holdLease(ctx, rj.JobRow, job.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	cfg := w.queue.config
 	started := time.Now()
 	rl.Add(vidjob.PhaseQueueWait, rl.Started().Sub(job.CreatedAt))
-	result, charge, err := w.run(ctx, job, log)
+	var result *vidjob.Result
+	var charge *vidjob.Charge
+	if rj.Args.Lost >= cfg.MaxAttempts {
+		// Every attempt so far ended with its worker lost: a source that
+		// kills its workers (out of memory, say) must not go round forever.
+		err = vidjob.Errorf(vidjob.EUNAVAILABLE, "The job's worker stopped (killed, frozen or cut off from the database) in each of its %d attempts.", rj.Args.Lost)
+	} else {
+		result, charge, err = w.run(ctx, job, log)
+	}
 	if isSnooze(err) {
 		// An accelerated job waits for its parts without holding a worker.
 		return err
 	}
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errLeaseLost) || errors.Is(err, errLeaseLost) {
+			// Another worker has the job now: this attempt ends without
+			// writing anything to it.
+			log.Warn("attempt taken over by another worker; leaving the job to it", "err", err)
+			return err
+		}
 		if errors.Is(ctx.Err(), context.Canceled) {
-			// Shutdown or a lost lease: leave the job to be retried, not failed.
+			// Shutdown: leave the job to be retried, not failed.
 			log.Warn("attempt interrupted; the job will be retried", "err", err)
 			return err
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "The job took longer than the %s limit.", w.queue.config.JobTimeout)
+			// A worker frozen past the deadline finds it passed on waking:
+			// the job is the attempt's to fail only if it still holds it.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			held, herr := db.HoldsLease(hctx, leaseToken(ctx))
+			cancel()
+			if herr != nil || !held || !leaseFrom(ctx).held() {
+				log.Warn("attempt timed out and may have been taken over; leaving the job", "err", err, "check_err", herr)
+				return errors.Join(errLeaseLost, err)
+			}
+			// A timeout is the attempt's failure; only when every attempt
+			// timed out is the job itself too long to do.
+			if rj.Attempt < rj.MaxAttempts {
+				err = retryable{vidjob.WrapError(vidjob.EUNAVAILABLE, err, "The attempt took longer than the %s limit; the job will be retried.", cfg.JobTimeout)}
+			} else if attempt > 1 {
+				err = vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "The job took longer than the %s limit in each of its %d attempts.", cfg.JobTimeout, attempt)
+			} else {
+				err = vidjob.WrapError(vidjob.EUNPROCESSABLE, err, "The job took longer than the %s limit.", cfg.JobTimeout)
+			}
 		} else if errno, local := localdisk.Fault(err); local {
 			w.recorder().LocalDiskFault(errno)
 			err = localDiskFailure(err, errno, rj.Attempt < rj.MaxAttempts, rj.MaxAttempts)
@@ -191,7 +230,7 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 		var r retryable
 		if errors.As(err, &r) && rj.Attempt < rj.MaxAttempts {
 			log.Warn("attempt failed; will retry", "err", err, "next_in_s", rj.Args.WaitRetryDelay)
-			db.SetState(ctx, job.ID, vidjob.StateQueued, 0)
+			w.setState(context.WithoutCancel(ctx), job.ID, vidjob.StateQueued, 0)
 			return err
 		}
 		log.Error("job failed", "err", err, "seconds", time.Since(started).Seconds())
@@ -205,6 +244,12 @@ func (w *TranscodeWorker) Work(ctx context.Context, rj *river.Job[TranscodeArgs]
 	job.State, job.Result = vidjob.StateCompleted, result
 	log.Info("job completed", "seconds", time.Since(started).Seconds(), "billed_minutes", charge.Minutes)
 	return w.finishAndClean(ctx, rj, job, charge)
+}
+
+// setState records the job's state and progress, if the attempt still
+// holds its lease (sqlstore.ErrLeaseLost when it does not).
+func (w *TranscodeWorker) setState(ctx context.Context, id string, state vidjob.State, progress float64) error {
+	return w.queue.db.SetStateHeld(ctx, id, leaseToken(ctx), state, progress)
 }
 
 // localDiskFailure is the failure of an attempt that the server's own disk
@@ -241,8 +286,11 @@ func (w *TranscodeWorker) finish(ctx context.Context, rj *river.Job[TranscodeArg
 	}
 	defer tx.Rollback()
 	rl.End()
-	job.Run = rl.Run(rj.Attempt)
-	first, err := db.FinishJob(ctx, tx, job, charge, w.PricePerMinute)
+	job.Run = rl.Run(rj.Args.Lost + rj.Attempt)
+	// Releasing the lease in this transaction refuses the end of a job
+	// that another worker has taken over, and keeps any takeover out until
+	// the commit.
+	first, err := db.FinishJobHeld(ctx, tx, job, leaseToken(ctx), charge, w.PricePerMinute)
 	if err != nil {
 		return err
 	}
@@ -324,7 +372,7 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 		return result, charge, err
 	}
 
-	if err := db.SetState(ctx, job.ID, vidjob.StateFetching, 0); err != nil {
+	if err := w.setState(ctx, job.ID, vidjob.StateFetching, 0); err != nil {
 		return nil, nil, retryable{err}
 	}
 	s, err := w.openSource(ctx, app, req.Src, filepath.Join(dir, "source"), log)
@@ -345,7 +393,6 @@ func (w *TranscodeWorker) run(ctx context.Context, job *vidjob.Job, log *slog.Lo
 // still be downloading, see source) and delivers the output.
 func (w *TranscodeWorker) transcodeSource(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir string,
 	s *source, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
-	db := w.queue.db
 	req := job.Request
 	rl := runlog.From(ctx)
 	srcPath := s.path
@@ -369,7 +416,7 @@ func (w *TranscodeWorker) transcodeSource(ctx context.Context, job *vidjob.Job, 
 	}
 
 	rl.Begin(vidjob.PhaseEncode)
-	if err := db.SetState(ctx, job.ID, vidjob.StateTranscoding, 0); err != nil {
+	if err := w.setState(ctx, job.ID, vidjob.StateTranscoding, 0); err != nil {
 		return nil, nil, retryable{err}
 	}
 	// ffmpeg writes into a directory of its own: the output, and for a
@@ -452,7 +499,6 @@ type encoded struct {
 // output is stored last of the uploads.
 func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *vidjob.Preset, note, dir string,
 	enc encoded, log *slog.Logger) (*vidjob.Result, *vidjob.Charge, error) {
-	db := w.queue.db
 	req := job.Request
 	dest := req.Transcode.Destination
 	outDir := filepath.Join(dir, "out")
@@ -475,7 +521,7 @@ func (w *TranscodeWorker) deliver(ctx context.Context, job *vidjob.Job, preset *
 	// overlap, and are added up below.
 	rl.End()
 	start := time.Now()
-	if err := db.SetState(ctx, job.ID, vidjob.StateUploading, 1); err != nil {
+	if err := w.setState(ctx, job.ID, vidjob.StateUploading, 1); err != nil {
 		return nil, nil, retryable{err}
 	}
 	var (
@@ -654,7 +700,7 @@ func (w *TranscodeWorker) progressSaver(ctx context.Context, jobID string) func(
 			return
 		}
 		last = time.Now()
-		if err := w.queue.db.SetState(ctx, jobID, vidjob.StateTranscoding, f); err != nil {
+		if err := w.setState(ctx, jobID, vidjob.StateTranscoding, f); err != nil {
 			w.Logger.Warn("could not save progress", "job_id", jobID, "err", err)
 		}
 	}

@@ -204,6 +204,11 @@ func (u *outputUploader) put(name string) (string, error) {
 	if name != u.main {
 		contentType = segmentContentTypes[filepath.Ext(name)]
 	}
+	// An attempt that may have been taken over writes nothing more: the
+	// keys are the new attempt's now.
+	if err := checkLease(u.ctx); err != nil {
+		return "", err
+	}
 	u.mu.Lock()
 	u.tried = append(u.tried, key)
 	u.mu.Unlock()
@@ -345,6 +350,12 @@ func (u *outputUploader) discard() {
 	keys := u.tried
 	u.mu.Unlock()
 	if len(keys) == 0 {
+		return
+	}
+	if err := checkLease(u.parent); err != nil {
+		// The same keys may hold the new attempt's objects by now, which
+		// overwrites whatever this one stored.
+		u.log.Warn("not deleting the attempt's outputs: another worker has the job", "objects", len(keys))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.parent), discardTimeout)

@@ -381,3 +381,34 @@ func TestOverlappedPhasesAddUpToTheWallTime(t *testing.T) {
 		}
 	}
 }
+
+// TestUploaderOfATakenOverAttemptWritesAndDeletesNothing: once the
+// attempt's lease is lost mid-encode, the uploader stores no further
+// segment (the encode ends with errLeaseLost) and discard deletes nothing,
+// since the same keys now belong to the attempt that took the job over.
+func TestUploaderOfATakenOverAttemptWritesAndDeletesNothing(t *testing.T) {
+	p, outDir, run := segmentedEncode(t, "System preset: HLS 400k", "index.m3u8")
+	store := newWatchedStore(t)
+	l := &lease{token: "t", limit: time.Minute, lastOK: time.Now()}
+	ctx := context.WithValue(context.Background(), leaseKey{}, l)
+	var lostAt int
+	store.onPut = func(string) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !l.lost && len(store.objects(t, "media")) >= 2 {
+			l.lost, lostAt = true, len(store.objects(t, "media"))
+		}
+	}
+	u := newOutputUploader(ctx, store, destFor("index.m3u8"), p, outDir, "index.m3u8", discardLog())
+	if err := u.encode(ctx, run); !errors.Is(err, errLeaseLost) {
+		t.Fatalf("encode: %v, want errLeaseLost", err)
+	}
+	u.discard()
+	// Puts already under way when the lease went may have ended after it.
+	if n := len(store.objects(t, "media")); n < lostAt || n > lostAt+uploadConcurrency {
+		t.Errorf("%d objects after discard; %d were stored when the lease was lost", n, lostAt)
+	}
+	if lostAt == 0 {
+		t.Fatal("the lease was never lost: the test did not exercise anything")
+	}
+}

@@ -111,11 +111,27 @@ func (db *DB) FindJob(ctx context.Context, id string) (*vidjob.Job, error) {
 // SetState moves a running job to state with progress, unless it has already
 // ended: a late update from a worker never reopens a finished job.
 func (db *DB) SetState(ctx context.Context, id string, state vidjob.State, progress float64) error {
-	_, err := db.SQL.ExecContext(ctx, db.rebind(`UPDATE jobs SET state = ?, progress = ?, updated_ms = ?
-		WHERE id = ? AND state NOT IN ('completed', 'failed')`),
-		string(state), progress, db.Now().UnixMilli(), id)
+	return db.SetStateHeld(ctx, id, "", state, progress)
+}
+
+// SetStateHeld is SetState by the attempt holding lease (a token of
+// job_leases; "" for none): the statement itself checks that the lease is
+// still held, and ErrLeaseLost says it was not and nothing was written.
+func (db *DB) SetStateHeld(ctx context.Context, id, lease string, state vidjob.State, progress float64) error {
+	q := `UPDATE jobs SET state = ?, progress = ?, updated_ms = ? WHERE id = ? AND state NOT IN ('completed', 'failed')`
+	args := []any{string(state), progress, db.Now().UnixMilli(), id}
+	if lease != "" {
+		q += ` AND ` + db.leaseHeld()
+		args = append(args, lease)
+	}
+	res, err := db.SQL.ExecContext(ctx, db.rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("set job %s state: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 && lease != "" {
+		if held, err := db.HoldsLease(ctx, lease); err == nil && !held {
+			return ErrLeaseLost
+		}
 	}
 	return nil
 }
@@ -124,6 +140,19 @@ func (db *DB) SetState(ctx context.Context, id string, state vidjob.State, progr
 // and, for a completed job, its charge. It reports false when the job had already ended, in
 // which case nothing was written; the unique key on charges.job_id backs this up.
 func (db *DB) FinishJob(ctx context.Context, tx Querier, job *vidjob.Job, charge *vidjob.Charge, pricePerMinute vidjob.Micros) (bool, error) {
+	return db.FinishJobHeld(ctx, tx, job, "", charge, pricePerMinute)
+}
+
+// FinishJobHeld is FinishJob by the attempt holding lease ("" for none): it
+// first releases the lease inside tx, which fails with ErrLeaseLost when the
+// attempt was taken over and otherwise keeps any takeover out until tx ends,
+// so that a stale attempt can neither end nor charge the job.
+func (db *DB) FinishJobHeld(ctx context.Context, tx Querier, job *vidjob.Job, lease string, charge *vidjob.Charge, pricePerMinute vidjob.Micros) (bool, error) {
+	if lease != "" {
+		if err := db.ReleaseLease(ctx, tx, lease); err != nil {
+			return false, err
+		}
+	}
 	result, err := json.Marshal(job.Result)
 	if err != nil {
 		return false, fmt.Errorf("finish job: %w", err)

@@ -312,3 +312,24 @@ func token() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Gone reports whether the worker directory at path (another process's
+// Path, on this machine) has no live owner: it was removed, as a sweep
+// removes a dead worker's, or its lock is free. A live worker's directory
+// exists and is locked for as long as its process runs, so a lease held
+// under that name can be taken over at once when it is gone.
+func Gone(path string) bool {
+	if !strings.HasPrefix(filepath.Base(path), workerPrefix) {
+		return false
+	}
+	lock, err := os.OpenFile(filepath.Join(path, lockName), os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	defer lock.Close() // closing drops the lock taken to test it
+	ok, _ := tryLock(lock)
+	return ok && locking
+}

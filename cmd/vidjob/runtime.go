@@ -43,7 +43,9 @@ type WorkerFlags struct {
 	StreamSource         bool            `name:"stream-source" help:"Probe and encode an http(s) source while it downloads (MP4/MOV, Matroska/WebM or MPEG-TS of known size; ffmpeg reads the worker's own download over loopback); --stream-source=false waits for every whole download." default:"true" negatable:"" env:"VIDJOB_STREAM_SOURCE"`
 	FetchMaxRedirects    int             `help:"Most redirects followed when fetching src or posting back; 0 follows none." default:"5" env:"VIDJOB_FETCH_MAX_REDIRECTS"`
 	MaxAttempts          int             `help:"Attempts at a job whose failure may pass (source server down, storage timeout)." default:"5" env:"VIDJOB_MAX_ATTEMPTS"`
-	RescueAfter          time.Duration   `help:"How long a job may stay running without finishing before it is taken to have lost its worker and is run again. Default: job timeout + 10m." env:"VIDJOB_RESCUE_AFTER"`
+	RescueAfter          time.Duration   `help:"River's own rescue, the last resort behind the leases: how long a job may stay running without finishing before River runs it again (never sooner than --job-timeout after its attempt began). Default: job timeout + 10m." env:"VIDJOB_RESCUE_AFTER"`
+	LeaseRenew           time.Duration   `help:"How often a running attempt renews its lease, whatever ffmpeg is doing." default:"3s" env:"VIDJOB_LEASE_RENEW"`
+	TakeoverAfter        time.Duration   `help:"How long a lease may go unrenewed (its worker killed, frozen or cut off from the database) before another worker takes its job over; the worker itself stops the attempt --lease-renew sooner. At least twice --lease-renew." default:"15s" env:"VIDJOB_TAKEOVER_AFTER"`
 	FetchPollInterval    time.Duration   `help:"How often an idle worker looks for queued jobs when it hears of none: workers hear of new jobs (at once on PostgreSQL, within 50 ms on SQLite), so this is the fallback." default:"200ms" env:"VIDJOB_FETCH_POLL_INTERVAL"`
 	PostbackRetry        []time.Duration `help:"Waits between postback attempts; one more attempt than waits." default:"1s,3s,15s,1m,5m,10m,30m,1h" env:"VIDJOB_POSTBACK_RETRY"`
 	PostbackTimeout      time.Duration   `help:"How long a postback receiver has to answer one attempt." default:"15s" env:"VIDJOB_POSTBACK_TIMEOUT"`
@@ -125,9 +127,8 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		}
 		policy.AllowedCIDRs = append(policy.AllowedCIDRs, p)
 	}
-	if f.RescueAfter != 0 && f.RescueAfter < f.JobTimeout {
-		// River never rescues a job that is still inside its timeout.
-		return nil, fmt.Errorf("--rescue-after (%s) must be at least --job-timeout (%s)", f.RescueAfter, f.JobTimeout)
+	if f.LeaseRenew <= 0 || f.TakeoverAfter < 2*f.LeaseRenew {
+		return nil, fmt.Errorf("--takeover-after (%s) must be at least twice --lease-renew (%s), which must be positive", f.TakeoverAfter, f.LeaseRenew)
 	}
 	if f.FetchPollInterval < time.Millisecond {
 		return nil, fmt.Errorf("--fetch-poll-interval (%s) must be at least 1ms", f.FetchPollInterval)
@@ -174,12 +175,18 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 	}
 
 	var work *workdir.Dir
+	// Leases name their worker by machine and work directory: a worker
+	// restarted on the same machine finds its predecessor's directory gone
+	// (swept at start) and takes its jobs over at once.
+	host, _ := os.Hostname()
+	var holder string
 	if workers > 0 {
 		if work, err = f.openWorkDir(ctx, logger, rt.metrics); err != nil {
 			rt.Close()
 			return nil, err
 		}
 		rt.closers = append(rt.closers, work.Close)
+		holder = work.Path()
 	}
 
 	client := policy.Client()
@@ -210,6 +217,11 @@ func (f *WorkerFlags) open(ctx context.Context, logger *slog.Logger, publicURL s
 		MaxAttempts:       f.MaxAttempts,
 		JobTimeout:        f.JobTimeout,
 		RescueAfter:       f.RescueAfter,
+		LeaseRenew:        f.LeaseRenew,
+		TakeoverAfter:     f.TakeoverAfter,
+		Host:              host,
+		Holder:            holder,
+		DeadHolder:        workdir.Gone,
 		FetchPollInterval: f.FetchPollInterval,
 		PostbackSchedule:  f.PostbackRetry,
 		AccelerateAfter:   f.AccelerateAfter,
