@@ -64,7 +64,7 @@ test: deps tools browser clients vet vulncheck fuzz
 
 ## soak: 1,000 jobs through API server and worker restarts, then 200 jobs on three workers killed or frozen every 20 s, on PostgreSQL (minutes; CI runs it)
 soak: deps tools
-	VIDJOB_SOAK=1 $(GO) test -timeout 90m -run 'TestSoakJobsThroughRestarts|TestSoakFailover' -count=1 -v ./e2e
+	VIDJOB_SOAK=1 $(GO) test -timeout 45m -run 'TestSoakJobsThroughRestarts|TestSoakFailover' -count=1 -v ./e2e
 
 ## bench: benchmark tables; BENCH_ARGS picks suites, e.g. BENCH_ARGS="-suite submit -count 3 -markdown" prints the tables docs/PERFORMANCE.md carries
 BENCH_ARGS ?=
