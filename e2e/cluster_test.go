@@ -133,19 +133,7 @@ func TestKilledWorkerJobIsRescuedAndBilledOnce(t *testing.T) {
 			t.Fatalf("the killed worker's directory %s was not swept", deadDir)
 		}
 	}
-	pb := rcv.wait(t, 4*time.Minute)
-	res := results(t, pb.Body)
-	if res["job_id"] != id || res["errors"] != nil || res["video"] == nil {
-		t.Fatalf("results = %s", pb.Body)
-	}
-	time.Sleep(2 * time.Second)
-	if n := rcv.count(); n != 1 {
-		t.Errorf("%d postbacks, want 1", n)
-	}
-	_, usage := srv.get(t, "/usage?application_id="+srv.AppID)
-	if usage["jobs"] != float64(1) || usage["minutes"] != float64(1) {
-		t.Errorf("usage = %v, want one job billed once", usage)
-	}
+	completedOnce(t, srv, rcv, id, 1)
 }
 
 // TestSigtermLetsRunningJobsFinish: a worker told to stop finishes the job in

@@ -67,19 +67,7 @@ func playsWhole(t *testing.T, u string, seconds float64) {
 // postback with its results, one charge, and an output that plays whole.
 func checkOnce(t *testing.T, srv *server, rcv *receiver, id string, seconds float64) {
 	t.Helper()
-	pb := rcv.wait(t, 5*time.Minute)
-	res := results(t, pb.Body)
-	if res["job_id"] != id || res["errors"] != nil || res["video"] == nil {
-		t.Fatalf("results = %s", pb.Body)
-	}
-	time.Sleep(3 * time.Second)
-	if n := rcv.count(); n != 1 {
-		t.Errorf("%d postbacks, want 1", n)
-	}
-	_, usage := srv.get(t, "/usage?application_id="+srv.AppID)
-	if usage["jobs"] != float64(1) || usage["minutes"] != math.Ceil(seconds/60) {
-		t.Errorf("usage = %v, want one job billed once", usage)
-	}
+	res := completedOnce(t, srv, rcv, id, math.Ceil(seconds/60))
 	_, st := srv.get(t, "/jobs/"+id)
 	if st["state"] != "completed" {
 		t.Errorf("job state %v, want completed", st["state"])

@@ -414,3 +414,24 @@ func makeClip(t *testing.T, dir string, seconds float64) string {
 	t.Helper()
 	return filepath.Base(testmedia.Make(t, dir, testmedia.Spec{Seconds: seconds, Width: 320, Height: 240}))
 }
+
+// completedOnce waits for job id's postback and checks that the job completed
+// exactly once: its results posted back once (a second postback would arrive
+// within the pause) and minutes billed once. It returns the results.
+func completedOnce(t *testing.T, srv *server, rcv *receiver, id string, minutes float64) map[string]any {
+	t.Helper()
+	pb := rcv.wait(t, 5*time.Minute)
+	res := results(t, pb.Body)
+	if res["job_id"] != id || res["errors"] != nil || res["video"] == nil {
+		t.Fatalf("results = %s", pb.Body)
+	}
+	time.Sleep(3 * time.Second)
+	if n := rcv.count(); n != 1 {
+		t.Errorf("%d postbacks, want 1", n)
+	}
+	_, usage := srv.get(t, "/usage?application_id="+srv.AppID)
+	if usage["jobs"] != float64(1) || usage["minutes"] != minutes {
+		t.Errorf("usage = %v, want one job billed %v minutes once", usage, minutes)
+	}
+	return res
+}

@@ -74,8 +74,8 @@ func (p Policy) CheckLiteral(field, rawURL string) error {
 		return vidjob.Errorf(vidjob.EINVALID, "%s is not a valid absolute URL.", field)
 	}
 	// Hostname drops the brackets and port and decodes "%25" to the zone's "%".
-	host := strings.ToLower(u.Hostname())
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "localhost." || strings.HasSuffix(host, ".localhost.") {
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return vidjob.Errorf(vidjob.EINVALID, "%s points at localhost, which this server does not fetch from.", field)
 	}
 	addr, err := netip.ParseAddr(host)
